@@ -1,0 +1,189 @@
+"""The extractive answerer: quote the few sentences of the retrieved passages that answer.
+
+No language model is needed. Each sentence (or clause of a long, semicolon-separated
+sentence) of the top passages is scored by how much of the question's rare vocabulary it
+covers, helped by its passage's section title and surrounding text; the best ones are quoted
+verbatim, numbers untouched, each followed by its citation [n].
+
+It declines (answerable=False) when the question's distinctive words, or the numbers it
+names, are not in the passage that would answer it: a strong match on "义乌小商品城" is no
+evidence for its floor area.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from langchain_core.documents import Document
+
+from assistant.answer_models import Answer, Citation, Passage
+from assistant.lexical import LexicalIndex
+from assistant.normalize import compact
+from assistant.sentences import clause_spans
+from assistant.tokenize import Tokenizer
+
+QUANTITY = re.compile(r"多少|几[个家种件年倍项位]?|多大|多高|多长|比例|比重|百分之|占|排名|第几|哪一年|何时|什么时候")
+LISTING = re.compile(r"哪些|哪几|有什么|有啥|都有|包括|分别|列举|几个方面|哪几个")
+REASONING = re.compile(r"为什么|为何|原因|怎么|如何|怎样|措施|对策|建议|办法|途径|意义|作用|影响|问题")
+_NUMBER = re.compile(r"\d+(?:\.\d+)?")
+# the measure word a quantity question asks for, and the nouns that imply one
+_ASKED_UNIT = re.compile(
+    r"(?:多少|几)多?(个|家|件|种|吨|双|人|项|所|条|次|位|倍|分钟|平方米|平方公里|亿元|万元|元|亿|万|年)"
+)
+_IMPLIED_UNIT = [
+    (re.compile(r"产值|成交额|收入|销售额|总额|资金|经费|投资"), "元"),
+    (re.compile(r"比例|比重|百分之|占比|占有率|多少成"), "%"),
+    (re.compile(r"增长|增幅|递增"), "%|百分点"),
+]
+_LEAD = re.compile(r"^[^，。；：、]{1,6}[：:]")
+
+
+@dataclass
+class Query:
+    text: str
+    terms: dict[str, float]  # content word -> weight (IDF)
+    numbers: list[str]
+    kind: str  # "quantity" | "list" | "reason" | "other"
+    unit: str | None = None  # regex alternatives for the unit a quantity answer carries
+
+    @property
+    def total(self) -> float:
+        return sum(self.terms.values()) or 1.0
+
+
+@dataclass
+class Segment:
+    rank: int  # of its passage in retrieval order
+    start: int
+    end: int
+    text: str
+    score: float = 0.0
+    covered: set[str] = field(default_factory=set)
+
+
+def analyse(question: str, tokenizer: Tokenizer, lexical: LexicalIndex) -> Query:
+    tokens = list(dict.fromkeys(tokenizer.tokens(question)))
+    # keep maximal words: "产业集群" makes "产业" and "集群" redundant
+    maximal = [t for t in tokens if not any(t != o and t in o for o in tokens)]
+    terms = {t: lexical.idf(t) for t in maximal if not _NUMBER.fullmatch(t)}
+    kind = "other"
+    if LISTING.search(question):
+        kind = "list"
+    elif REASONING.search(question):
+        kind = "reason"
+    elif QUANTITY.search(question):
+        kind = "quantity"
+    return Query(question, terms, _NUMBER.findall(question), kind, _asked_unit(question))
+
+
+def _asked_unit(question: str) -> str | None:
+    asked = _ASKED_UNIT.search(question)
+    if asked:
+        return asked.group(1)
+    for pattern, unit in _IMPLIED_UNIT:
+        if pattern.search(question):
+            return unit
+    return None
+
+
+class ExtractiveAnswerer:
+    """Chooses and quotes sentences; the thresholds are fractions of the question's weight."""
+
+    def __init__(self, passages: int = 4, min_coverage: float = 0.55, budget_chars: int = 150) -> None:
+        self.passages = passages
+        self.min_coverage = min_coverage
+        self.budget_chars = budget_chars
+
+    def _segments(self, query: Query, documents: list[Document]) -> list[Segment]:
+        segments: list[Segment] = []
+        for rank, doc in enumerate(documents[: self.passages]):
+            text = doc.page_content
+            section = compact(doc.metadata.get("section", ""))
+            whole = compact(text)
+            prior = float(doc.metadata.get("score", 0.0))
+            for start, end in clause_spans(text):
+                piece = text[start:end]
+                flat = compact(piece)
+                covered = {t for t in query.terms if t in flat}
+                score = sum(query.terms[t] for t in covered)
+                score += 0.6 * sum(w for t, w in query.terms.items() if t not in covered and t in section)
+                score += 0.3 * sum(
+                    w for t, w in query.terms.items() if t not in covered and t not in section and t in whole
+                )
+                score /= query.total
+                has_number = bool(_NUMBER.search(flat))
+                if query.kind == "quantity":
+                    score += 0.15 if has_number else -0.2
+                if query.unit and has_number:
+                    with_unit = re.search(rf"\d[\d.]*(?:多|余)?[十百千万亿]?个?(?:{query.unit})", flat)
+                    score += 0.2 if with_unit else -0.1
+                score += 0.1 * prior - 0.02 * rank
+                segments.append(Segment(rank, start, end, piece, score, covered))
+        return segments
+
+    def _grounded(self, query: Query, best: Segment, documents: list[Document]) -> bool:
+        """The question's rarest words and its numbers must be in the answering passage."""
+        doc = documents[best.rank]
+        context = compact(doc.page_content + doc.metadata.get("section", ""))
+        coverage = sum(w for t, w in query.terms.items() if t in context) / query.total
+        if coverage < self.min_coverage:
+            return False
+        top = max(query.terms.values(), default=0.0)
+        anchors = [t for t, w in query.terms.items() if w >= 0.999 * top]
+        if any(a not in context for a in anchors):
+            return False
+        return all(n in context for n in query.numbers)
+
+    def answer(self, question: str, query: Query, documents: list[Document]) -> Answer:
+        passages = [_passage(doc) for doc in documents]
+        segments = sorted(self._segments(query, documents), key=lambda s: -s.score)
+        if not query.terms or not segments or not self._grounded(query, segments[0], documents):
+            return _decline(question, query, passages)
+        best = segments[0]
+        budget = self.budget_chars * (2 if query.kind in ("list", "reason") else 1)
+        chosen = [best]
+        for seg in segments[1:]:
+            if len(chosen) >= 3 or seg.score < 0.85 * best.score:
+                break
+            if sum(len(c.text) for c in chosen) + len(seg.text) > budget:
+                continue
+            if seg.covered and not seg.covered <= set().union(*(c.covered for c in chosen)):
+                chosen.append(seg)
+        chosen.sort(key=lambda s: (s.rank, s.start))
+        return _compose(question, chosen, documents, passages)
+
+
+def _passage(doc: Document) -> Passage:
+    m = doc.metadata
+    return Passage(
+        chunk_id=m["chunk_id"], source=m["source"], title=m.get("title", ""),
+        section=m.get("section", ""), text=doc.page_content, score=round(float(m.get("score", 0.0)), 4),
+    )
+
+
+def _quote(text: str) -> str:
+    text = _LEAD.sub("", text.strip()).strip()
+    return re.sub(r"[；;，,、：:]$", "。", text)
+
+
+def _compose(question: str, chosen: list[Segment], documents: list[Document], passages: list[Passage]) -> Answer:
+    numbers: dict[int, int] = {}
+    citations: list[Citation] = []
+    parts: list[str] = []
+    for seg in chosen:
+        if seg.rank not in numbers:
+            numbers[seg.rank] = len(numbers) + 1
+            p = passages[seg.rank]
+            citations.append(Citation(n=numbers[seg.rank], **p.model_dump()))
+        citations[numbers[seg.rank] - 1].highlights.append((seg.start, seg.end))
+        parts.append(f"{_quote(seg.text)}[{numbers[seg.rank]}]")
+    return Answer(question=question, answer="".join(parts), answerable=True, citations=citations, retrieved=passages)
+
+
+def _decline(question: str, query: Query, passages: list[Passage]) -> Answer:
+    nearby = passages[0].section if passages else ""
+    text = "报告中没有找到能回答这个问题的内容。"
+    if nearby:
+        text += f"相近的内容在「{nearby}」一节。"
+    return Answer(question=question, answer=text, answerable=False, retrieved=passages)

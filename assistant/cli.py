@@ -1,0 +1,174 @@
+"""The `assistant` command: a thin shell over the Python API.
+
+Every failure the user can fix is one line on stderr and exit code 2, never a traceback.
+Heavy libraries are imported inside the commands so `--help` and errors stay instant.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Optional
+
+import click
+import typer
+
+from assistant.errors import UserError
+from assistant.settings import Settings
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help="浙江省产业集群调研报告 问答助手")
+eval_app = typer.Typer(invoke_without_command=True, help="Score the assistant against an evaluation set.")
+app.add_typer(eval_app, name="eval")
+
+PersistOption = typer.Option(None, "--persist", help="index folder (default: index/, env ASSISTANT_PERSIST_DIR)")
+
+
+def _settings(**overrides) -> Settings:
+    try:
+        return Settings.load(**overrides)
+    except ValueError as exc:
+        raise UserError(f"invalid settings: {str(exc).splitlines()[0]}") from None
+
+
+def _history(raw: Optional[str]) -> list[tuple[str, str]]:
+    if not raw:
+        return []
+    try:
+        data = json.loads(raw)
+        if not all(isinstance(t, list) and len(t) == 2 and all(isinstance(x, str) for x in t) for t in data):
+            raise ValueError
+    except (ValueError, TypeError):
+        raise UserError('--history must be JSON like [["问题", "回答"], ...]') from None
+    return [tuple(t) for t in data]
+
+
+def open_assistant(settings: Settings):
+    from assistant.chain import Assistant
+
+    return Assistant(settings)
+
+
+@app.command()
+def index(
+    corpus: Optional[Path] = typer.Option(None, "--corpus", help="corpus folder (default: corpus/)"),
+    persist: Optional[Path] = PersistOption,
+    rebuild: bool = typer.Option(False, "--rebuild", help="rebuild even if the corpus is unchanged"),
+) -> None:
+    """Build or update the index of the corpus folder."""
+    from rich.progress import Progress
+
+    from assistant.index import build_index
+
+    settings = _settings(corpus_dir=corpus, persist_dir=persist)
+    with Progress(transient=True, disable=not sys.stderr.isatty()) as bar:
+        tasks: dict[str, int] = {}
+
+        def progress(stage: str, done: int, total: int) -> None:
+            if stage not in tasks:
+                tasks[stage] = bar.add_task(stage, total=total)
+            bar.update(tasks[stage], completed=done, total=total)
+
+        report = build_index(settings, rebuild=rebuild, progress=progress)
+    m = report.manifest
+    state = "unchanged, nothing to do" if report.skipped else "built"
+    for warning in [] if report.skipped else m.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    print(
+        f"index {state}: {len(m.documents)} documents, {m.chunks} chunks, "
+        f"embedding {m.embedding['kind']}:{m.embedding['model']}, {report.seconds:.2f} s"
+    )
+
+
+@app.command()
+def ask(
+    question: str = typer.Argument(..., help="the question, in Chinese"),
+    as_json: bool = typer.Option(False, "--json", help="print one JSON object"),
+    persist: Optional[Path] = PersistOption,
+    history: Optional[str] = typer.Option(None, "--history", help='earlier turns as JSON: [["问", "答"], ...]'),
+) -> None:
+    """Answer one question with numbered citations."""
+    settings = _settings(persist_dir=persist)
+    turns = _history(history)
+    answer = open_assistant(settings).ask(question, history=turns)
+    if as_json:
+        print(answer.model_dump_json(indent=2))
+        return
+    print(answer.answer)
+    for c in answer.citations:
+        print(f"\n[{c.n}] {c.section or c.title}（{c.source}）\n    {c.text}")
+
+
+@eval_app.callback()
+def evaluate(
+    ctx: typer.Context,
+    eval_set: Optional[Path] = typer.Option(None, "--set", help="evaluation set (JSONL)"),
+    as_json: bool = typer.Option(False, "--json", help="print metrics and items as JSON"),
+    persist: Optional[Path] = PersistOption,
+) -> None:
+    """Run every item of an evaluation set and report the metrics."""
+    if ctx.invoked_subcommand is not None:
+        return
+    if eval_set is None:
+        raise UserError("eval needs --set FILE")
+    from rich.progress import Progress
+
+    from assistant.evaluate import dump_json, load_eval_set, run_eval
+
+    loaded = load_eval_set(eval_set)
+    for error in loaded.errors:
+        print(f"skipped {eval_set}: {error}", file=sys.stderr)
+    assistant = open_assistant(_settings(persist_dir=persist))
+    with Progress(transient=True, disable=not sys.stderr.isatty()) as bar:
+        task = bar.add_task("评测", total=len(loaded.items))
+        run = run_eval(assistant.ask, loaded.items, lambda done, total: bar.update(task, completed=done))
+    if as_json:
+        print(dump_json(run))
+        return
+    for key, value in run.metrics.model_dump().items():
+        print(f"{key:18} {value}")
+
+
+@app.command()
+def info(persist: Optional[Path] = PersistOption) -> None:
+    """Versions, corpus, index state, embedding and answer mode."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    from assistant.index import read_manifest
+
+    settings = _settings(persist_dir=persist)
+    for package in ("assistant", "langchain-core", "langchain-chroma", "chromadb", "sentence-transformers", "gradio"):
+        try:
+            print(f"{package:22} {version(package)}")
+        except PackageNotFoundError:
+            print(f"{package:22} not installed")
+    print(f"{'corpus':22} {settings.corpus_dir.resolve()}")
+    print(f"{'index':22} {settings.persist_dir.resolve()}")
+    manifest = read_manifest(settings.persist_dir)
+    if manifest is None:
+        print(f"{'index state':22} missing (run `assistant index`)")
+    else:
+        print(f"{'index state':22} {len(manifest.documents)} documents, {manifest.chunks} chunks, built {manifest.built_at}")
+        print(f"{'embedding':22} {manifest.embedding['kind']}:{manifest.embedding['model']}")
+    print(f"{'answer mode':22} {'llm' if settings.llm_enabled else 'extractive'}")
+
+
+def main() -> None:
+    """Entry point: run the app and turn every expected failure into one line + exit 2."""
+    try:
+        app(standalone_mode=False)
+    except UserError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        sys.exit(2)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.exceptions.Abort:
+        print("error: aborted", file=sys.stderr)
+        sys.exit(130)
+    except click.ClickException as exc:
+        print(f"error: {exc.format_message()}", file=sys.stderr)
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()

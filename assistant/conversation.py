@@ -1,0 +1,64 @@
+"""Turn a follow-up question into a standalone one, without a language model.
+
+「那温州呢？」 after 「绍兴有多少个产业集群？」 means 「温州有多少个产业集群？」; 「它的产值呢？」
+means the previous turn's subject's 产值. Entities (places, organisations, names) are found
+with jieba's part-of-speech tags; the previous question supplies whatever the follow-up
+leaves out.
+"""
+
+from __future__ import annotations
+
+import re
+
+from assistant.normalize import normalize_query
+from assistant.tokenize import Tokenizer, stopwords
+
+History = list[tuple[str, str]] | list[list[str]]
+
+_PRONOUN = re.compile(r"它们|它|其|该|这个|那个|这里|那里|这些|那些|他们|这家|那家")
+_FILLER = re.compile(r"^(?:那么|那|还有|另外|再问一下|再问|然后)[，,、\s]*|[呢吗呀啊？?！!。\s]+$")
+_ENTITY_TAGS = {"ns", "nr", "nt", "nz", "nrt"}
+
+
+def _words(text: str, tokenizer: Tokenizer) -> list[tuple[str, bool]]:
+    """(word, is_entity) for content words, in order."""
+    stop = stopwords()
+    return [
+        (w, flag in _ENTITY_TAGS)
+        for w, flag in tokenizer.tagged(text)
+        if w.strip() and w not in stop and not _PRONOUN.fullmatch(w) and re.search(r"\w", w)
+    ]
+
+
+def is_follow_up(question: str) -> bool:
+    core = _FILLER.sub("", question)
+    return (
+        len(core) <= 8
+        or bool(_PRONOUN.search(question))
+        or bool(re.match(r"^(?:那么|那|还有|另外|其中)", question))
+    )
+
+
+def condense(question: str, history: History, tokenizer: Tokenizer) -> str:
+    if not history:
+        return question
+    previous = condense(normalize_query(history[-1][0]), history[:-1], tokenizer)
+    if not is_follow_up(question):
+        return question
+    core = _FILLER.sub("", question)
+    now = _words(core, tokenizer)
+    before = _words(previous, tokenizer)
+    now_entities = [w for w, e in now if e]
+    before_entities = [w for w, e in before if e]
+    if now_entities and len(now_entities) == len(now):
+        # 「那温州呢」: same question about another subject
+        standalone = previous
+        for old, new in zip(before_entities, now_entities):
+            standalone = standalone.replace(old, new, 1)
+        return standalone if standalone != previous else f"{' '.join(now_entities)}{previous}"
+    subject = "".join(before_entities) or (before[0][0] if before else "")
+    if _PRONOUN.search(core) and subject:
+        core = _PRONOUN.sub(subject, core, count=1)
+    present = set(w for w, _ in _words(core, tokenizer))
+    carried = [w for w, _ in before if w not in present and w not in core]
+    return " ".join([core, *carried]).strip()

@@ -1,0 +1,194 @@
+"""Score the assistant against an evaluation set and summarise the run.
+
+Scoring (strings compared after NFKC and whitespace removal):
+- an answerable item is correct when the response is answerable and contains every
+  `must_include` string; its citation is correct when a cited passage contains an
+  `evidence` string; hit@k when an evidence string is in the top-k retrieved passages;
+- an unanswerable item is correct when the response declines.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+from pathlib import Path
+from typing import Callable, Iterable
+
+from pydantic import BaseModel, Field, ValidationError
+
+from assistant.answer_models import Answer
+from assistant.errors import UserError
+from assistant.normalize import compact
+
+
+class EvalItem(BaseModel):
+    id: str
+    question: str = Field(min_length=1)
+    answerable: bool
+    must_include: list[str] = Field(default_factory=list)
+    evidence: list[str] = Field(default_factory=list)
+    reference_answer: str | None = None
+    category: str | None = None
+    history: list[tuple[str, str]] = Field(default_factory=list)
+
+
+class ItemResult(BaseModel):
+    id: str
+    category: str | None
+    question: str
+    history: list[tuple[str, str]] = Field(default_factory=list)
+    expected_answerable: bool
+    reference_answer: str | None
+    answer: str
+    answerable: bool
+    correct: bool
+    missing: list[str]
+    citation_correct: bool | None
+    evidence_rank: int | None  # 1-based rank of the first retrieved passage holding evidence
+    citations: list[dict]
+    retrieved: list[dict]
+    latency_ms: float
+
+
+class Metrics(BaseModel):
+    n: int
+    answer_accuracy: float
+    citation_accuracy: float
+    hit_at_1: float
+    hit_at_5: float
+    mrr: float
+    refusal_accuracy: float
+    latency_ms: dict[str, float]
+    answer_chars: dict[str, float]
+
+
+class EvalRun(BaseModel):
+    metrics: Metrics
+    items: list[ItemResult]
+
+
+class LoadReport(BaseModel):
+    items: list[EvalItem]
+    errors: list[str]  # "line N: field: problem", one per bad row
+
+
+def load_jsonl(path: Path) -> LoadReport:
+    items: list[EvalItem] = []
+    errors: list[str] = []
+    for number, line in enumerate(path.read_text(encoding="utf-8-sig").splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            items.append(EvalItem.model_validate_json(line))
+        except ValidationError as exc:
+            errors.extend(_describe(number, exc))
+    return LoadReport(items=items, errors=errors)
+
+
+def _describe(line: int, exc: ValidationError) -> list[str]:
+    return [
+        f"line {line}: {'.'.join(str(p) for p in e['loc']) or 'row'}: {e['msg']}" for e in exc.errors()
+    ]
+
+
+LOADERS: dict[str, Callable[[Path], LoadReport]] = {".jsonl": load_jsonl}
+
+
+def load_eval_set(path: Path) -> LoadReport:
+    if not path.is_file():
+        raise UserError(f"evaluation set not found: {path}")
+    loader = LOADERS.get(path.suffix.lower())
+    if loader is None:
+        raise UserError(f"unsupported evaluation set format '{path.suffix}' (use {', '.join(LOADERS)})")
+    report = loader(path)
+    if not report.items:
+        raise UserError(f"no valid items in {path}" + (f": {report.errors[0]}" if report.errors else ""))
+    return report
+
+
+def _contains(texts: Iterable[str], needles: list[str]) -> bool:
+    flat = [compact(t) for t in texts]
+    return any(compact(n) in t for n in needles for t in flat)
+
+
+def score_item(item: EvalItem, answer: Answer) -> ItemResult:
+    flat_answer = compact(answer.answer)
+    missing = [m for m in item.must_include if compact(m) not in flat_answer]
+    if item.answerable:
+        correct = answer.answerable and not missing
+        citation_correct = _contains((c.text for c in answer.citations), item.evidence) if item.evidence else None
+    else:
+        correct = not answer.answerable
+        citation_correct = None
+    rank = None
+    for i, passage in enumerate(answer.retrieved, start=1):
+        if item.evidence and _contains([passage.text], item.evidence):
+            rank = i
+            break
+    return ItemResult(
+        id=item.id,
+        category=item.category,
+        question=item.question,
+        history=item.history,
+        expected_answerable=item.answerable,
+        reference_answer=item.reference_answer,
+        answer=answer.answer,
+        answerable=answer.answerable,
+        correct=correct,
+        missing=missing if item.answerable else [],
+        citation_correct=citation_correct,
+        evidence_rank=rank,
+        citations=[c.model_dump() for c in answer.citations],
+        retrieved=[p.model_dump() for p in answer.retrieved],
+        latency_ms=answer.timings_ms.get("total", 0.0),
+    )
+
+
+def _ratio(values: list[bool]) -> float:
+    return round(sum(values) / len(values), 4) if values else 0.0
+
+
+def _percentile(values: list[float], q: float) -> float:
+    if not values:
+        return 0.0
+    ordered = sorted(values)
+    return round(ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))], 2)
+
+
+def summarise(results: list[ItemResult]) -> Metrics:
+    answerable = [r for r in results if r.expected_answerable]
+    with_evidence = [r for r in answerable if r.citation_correct is not None]
+    declined = [r for r in results if not r.expected_answerable]
+    latencies = [r.latency_ms for r in results]
+    lengths = [len(r.answer) for r in results if r.answerable]
+    return Metrics(
+        n=len(results),
+        answer_accuracy=_ratio([r.correct for r in answerable]),
+        citation_accuracy=_ratio([bool(r.citation_correct) for r in with_evidence]),
+        hit_at_1=_ratio([r.evidence_rank == 1 for r in with_evidence]),
+        hit_at_5=_ratio([r.evidence_rank is not None and r.evidence_rank <= 5 for r in with_evidence]),
+        mrr=round(sum(1 / r.evidence_rank for r in with_evidence if r.evidence_rank) / len(with_evidence), 4)
+        if with_evidence
+        else 0.0,
+        refusal_accuracy=_ratio([r.correct for r in declined]),
+        latency_ms={"p50": _percentile(latencies, 0.5), "p95": _percentile(latencies, 0.95)},
+        answer_chars={
+            "median": float(statistics.median(lengths)) if lengths else 0.0,
+            "max": float(max(lengths, default=0)),
+        },
+    )
+
+
+def run_eval(ask: Callable[..., Answer], items: list[EvalItem], progress: Callable[[int, int], None] | None = None) -> EvalRun:
+    results = []
+    for i, item in enumerate(items):
+        if progress:
+            progress(i, len(items))
+        results.append(score_item(item, ask(item.question, history=item.history)))
+    if progress:
+        progress(len(items), len(items))
+    return EvalRun(metrics=summarise(results), items=results)
+
+
+def dump_json(run: EvalRun) -> str:
+    return json.dumps(run.model_dump(), ensure_ascii=False, indent=2)

@@ -1,0 +1,74 @@
+"""Query normalisation: what an official types becomes what the report's text looks like.
+
+Full-width forms and compatibility characters (NFKC), traditional → simplified (OpenCC),
+Chinese numerals → Arabic digits where they count something (三百亿 → 300亿, 百分之三十 →
+30%), leaving idioms and plan names (一乡一品, 十一五) alone.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from functools import lru_cache
+
+_CN_DIGITS = "零〇一二两三四五六七八九十百千万亿"
+# a numeral run followed by something it counts, or preceded by 百分之
+_COUNTED = re.compile(
+    rf"(?<![{_CN_DIGITS}“\"「])([{_CN_DIGITS}]+(?:点[{_CN_DIGITS}]+)?)"
+    r"(?=多?(?:个|家|件|种|年|亿|万|吨|元|倍|双|分钟|平方|公里|百分点|成|人|项|所|座|条|次|位|%))"
+)
+_PERCENT = re.compile(rf"百分之([{_CN_DIGITS}]+(?:点[{_CN_DIGITS}]+)?)")
+_UNIT_ONLY = re.compile(r"^[万亿]+$")
+_ANSI = re.compile(r"\x1b(?:\[[0-9;?]*[ -/]*[@-~]|[@-_])")
+
+
+@lru_cache(maxsize=1)
+def _t2s():
+    import opencc
+
+    return opencc.OpenCC("t2s")
+
+
+def _to_number(numeral: str) -> str | None:
+    import cn2an
+
+    if _UNIT_ONLY.match(numeral):
+        return None
+    # keep 万/亿 as units after the digits: 三百亿 → 300亿, as the report writes it
+    unit = ""
+    while numeral and numeral[-1] in "万亿" and len(numeral) > 1:
+        unit = numeral[-1] + unit
+        numeral = numeral[:-1]
+    try:
+        value = cn2an.cn2an(numeral, "smart")
+    except (ValueError, KeyError):
+        return None
+    text = f"{value:g}" if isinstance(value, float) else str(value)
+    return text + unit
+
+
+def convert_numerals(text: str) -> str:
+    def counted(m: re.Match[str]) -> str:
+        return _to_number(m.group(1)) or m.group(0)
+
+    def percent(m: re.Match[str]) -> str:
+        number = _to_number(m.group(1))
+        return f"{number}%" if number else m.group(0)
+
+    return _COUNTED.sub(counted, _PERCENT.sub(percent, text))
+
+
+def to_simplified(text: str) -> str:
+    return _t2s().convert(text)
+
+
+def normalize_query(text: str) -> str:
+    text = _ANSI.sub("", unicodedata.normalize("NFKC", text))
+    text = "".join(ch for ch in text if unicodedata.category(ch)[0] != "C" or ch in "\n\t")
+    text = re.sub(r"\s+", " ", text).strip()
+    return convert_numerals(to_simplified(text))
+
+
+def compact(text: str) -> str:
+    """NFKC with all whitespace removed: how answers are compared with expected strings."""
+    return re.sub(r"\s+", "", unicodedata.normalize("NFKC", text))

@@ -1,0 +1,53 @@
+"""Answers over the real report: short, exact, cited, and declined when the report is silent."""
+
+from assistant.normalize import compact
+
+CITY_SECTION = "一、产业集群现状 › （一）我省产业集群发展回顾 › 1、产业集群的形成与分布"
+
+
+def test_a_count_question_gets_the_exact_figure_with_its_cited_passage(report_assistant):
+    answer = report_assistant.ask("杭州有多少个产业集群？")
+    assert answer.answerable
+    assert "124" in answer.answer and "[1]" in answer.answer
+    assert len(answer.answer) <= 150
+    first = answer.citations[0]
+    assert "杭州 124 个，年产值 3380 亿元" in first.text
+    assert first.section == CITY_SECTION
+    start, end = first.highlights[0]
+    assert "124" in first.text[start:end]
+
+
+def test_every_answer_reports_at_least_five_ranked_passages_and_timings(report_assistant):
+    answer = report_assistant.ask("义乌中国小商品城汇集了多少种商品？")
+    assert len(answer.retrieved) >= 5
+    scores = [p.score for p in answer.retrieved]
+    assert scores == sorted(scores, reverse=True)
+    assert {"retrieve", "answer", "total"} <= set(answer.timings_ms)
+
+
+def test_traditional_characters_and_chinese_numerals_reach_the_same_passage(report_assistant):
+    answer = report_assistant.ask("杭州有多少個產業集群？")
+    assert "124" in answer.answer
+    numerals = report_assistant.ask("年产值三百亿元以上的产业集群有几个？")
+    assert "7 个" in numerals.answer or "7个" in compact(numerals.answer)
+
+
+def test_a_follow_up_uses_the_previous_turn(report_assistant):
+    answer = report_assistant.ask("那温州呢？", history=[("绍兴有多少个产业集群？", "绍兴 58 个，年产值 2647 亿元。")])
+    assert "温州" in answer.standalone_question
+    assert "73" in answer.answer
+
+
+def test_a_question_about_another_province_is_declined(report_assistant):
+    answer = report_assistant.ask("江苏省有多少个产业集群？")
+    assert not answer.answerable
+    assert not answer.citations
+
+
+def test_a_measure_the_report_never_gives_is_declined_even_when_the_subject_matches(report_assistant):
+    answer = report_assistant.ask("义乌小商品城的占地面积是多少？")
+    assert not answer.answerable
+
+
+def test_a_year_the_report_never_covers_is_declined(report_assistant):
+    assert not report_assistant.ask("2020年浙江有多少个产业集群？").answerable

@@ -1,0 +1,62 @@
+"""Embeddings: the weightless Chinese default, and a real sentence-transformers model from disk."""
+
+import math
+
+import pytest
+
+from assistant.embeddings import HashingEmbeddings, choose_kind, local_model_available
+from assistant.errors import UserError
+
+DOCS = ["杭州有124个产业集群，年产值3380亿元。", "宁波有77个产业集群。", "义乌中国小商品城汇集了40万种商品。"]
+
+
+def _cos(a, b):
+    return sum(x * y for x, y in zip(a, b))
+
+
+def test_hashing_vectors_are_unit_length_and_deterministic():
+    emb = HashingEmbeddings(dim=256).fit(DOCS)
+    vectors = emb.embed_documents(DOCS)
+    assert all(math.isclose(sum(v * v for v in vec), 1.0, rel_tol=1e-6) for vec in vectors)
+    assert emb.embed_query(DOCS[0]) == vectors[0]
+
+
+def test_hashing_embedding_ranks_the_chinese_passage_that_shares_the_words_first():
+    emb = HashingEmbeddings(dim=1024).fit(DOCS)
+    docs = emb.embed_documents(DOCS)
+    query = emb.embed_query("小商品城有多少种商品")
+    assert max(range(3), key=lambda i: _cos(query, docs[i])) == 2
+
+
+def test_hashing_state_round_trips(tmp_path):
+    emb = HashingEmbeddings(dim=128).fit(DOCS)
+    emb.save(tmp_path / "h.json")
+    again = HashingEmbeddings.load(tmp_path / "h.json")
+    assert again.embed_query("杭州") == emb.embed_query("杭州")
+
+
+def test_auto_uses_the_builtin_embedding_when_no_model_is_on_disk():
+    assert not local_model_available("nobody/no-such-model-here")
+    assert choose_kind("auto", "nobody/no-such-model-here") == "hashing"
+    with pytest.raises(UserError, match="not on this machine"):
+        choose_kind("sentence-transformers", "nobody/no-such-model-here")
+
+
+def test_a_local_sentence_transformers_model_builds_and_answers_an_index(tmp_path, report_text):
+    from assistant.chain import Assistant
+    from assistant.index import build_index
+    from conftest import make_settings
+    from tiny_models import build_bi_encoder
+
+    model = build_bi_encoder(tmp_path / "st", [report_text])
+    assert choose_kind("auto", str(model)) == "sentence-transformers"
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "r.md").write_text(report_text, encoding="utf-8")
+    settings = make_settings(tmp_path, corpus).model_copy(
+        update={"embedding": "sentence-transformers", "embedding_model": str(model)}
+    )
+    report = build_index(settings)
+    assert report.manifest.embedding == {"kind": "sentence-transformers", "model": str(model), "dim": 32}
+    answer = Assistant(settings).ask("杭州有多少个产业集群？")
+    assert "124" in answer.answer

@@ -1,0 +1,33 @@
+"""Query normalisation: full-width, traditional characters and Chinese numerals."""
+
+import pytest
+
+from assistant.normalize import compact, normalize_query
+
+
+@pytest.mark.parametrize(
+    "raw, expected",
+    [
+        ("杭州有多少個產業集群？", "杭州有多少个产业集群?"),
+        ("年产值三百亿元以上的有几个", "年产值300亿元以上的有几个"),
+        ("超过一千亿元", "超过1000亿元"),
+        ("百分之三十以上", "30%以上"),
+        ("８０多家", "80多家"),
+        ("二十九个集群", "29个集群"),
+    ],
+)
+def test_queries_are_brought_to_the_report_s_spelling(raw, expected):
+    assert normalize_query(raw) == expected
+
+
+@pytest.mark.parametrize("idiom", ["一乡一品", "“十一五”期间", "一镇一品", "三个方面的问题是什么"])
+def test_idioms_and_plan_names_keep_their_numerals(idiom):
+    assert normalize_query(idiom) == idiom.replace("三个", "3个")
+
+
+def test_control_characters_and_extra_spaces_are_dropped():
+    assert normalize_query("  杭州\x1b[31m  集群\u200b ") == "杭州 集群"
+
+
+def test_compact_removes_all_whitespace_after_nfkc():
+    assert compact("杭州 124 个，\n年产值　３３８０ 亿元") == "杭州124个,年产值3380亿元"
