@@ -102,17 +102,21 @@ def ask(
 @eval_app.callback()
 def evaluate(
     ctx: typer.Context,
-    eval_set: Optional[Path] = typer.Option(None, "--set", help="evaluation set (JSONL)"),
+    eval_set: Optional[Path] = typer.Option(None, "--set", help="evaluation set (JSONL or CSV)"),
     as_json: bool = typer.Option(False, "--json", help="print metrics and items as JSON"),
     persist: Optional[Path] = PersistOption,
+    out: Optional[Path] = typer.Option(None, "--out", help="also write results.csv, metrics.json, report.html here"),
 ) -> None:
-    """Run every item of an evaluation set and report the metrics."""
+    """Run every item of an evaluation set and report the metrics; every run is kept in the data folder."""
     if ctx.invoked_subcommand is not None:
         return
     if eval_set is None:
         raise UserError("eval needs --set FILE")
+    if out is not None and out.exists() and not out.is_dir():
+        raise UserError(f"--out {out} is a file, not a folder")
     from rich.progress import Progress
 
+    from assistant import runs
     from assistant.evaluate import dump_json, load_eval_set, run_eval
 
     loaded = load_eval_set(eval_set)
@@ -124,9 +128,42 @@ def evaluate(
         run = run_eval(assistant.ask, loaded.items, lambda done, total: bar.update(task, completed=done))
     if as_json:
         print(dump_json(run))
-        return
-    for key, value in run.metrics.model_dump().items():
-        print(f"{key:18} {value}")
+    else:
+        for key, value in run.metrics.model_dump().items():
+            print(f"{key:18} {value}")
+    stored = runs.record(assistant, run, loaded, str(eval_set))
+    folder = runs.save(assistant.settings, stored)
+    if out is not None:
+        runs.write_folder(stored, out)
+    print(f"run {stored.meta.id} kept in {folder}" + (f"; report in {out}" if out else ""), file=sys.stderr)
+
+
+@eval_app.command("compare")
+def eval_compare(
+    run_a: str = typer.Argument(..., help="run folder or run id (see `assistant eval runs`)"),
+    run_b: str = typer.Argument(..., help="run folder or run id"),
+    html: Optional[Path] = typer.Option(None, "--html", help="also write the comparison as a page"),
+) -> None:
+    """Metric deltas from run A to run B and the items that were fixed, broke or still fail."""
+    from assistant import report, runs
+
+    settings = _settings()
+    comparison = report.compare(runs.load(settings, run_a), runs.load(settings, run_b))
+    print(report.comparison_text(comparison))
+    if html is not None:
+        try:
+            runs.atomic_write(html, report.comparison_html(comparison))
+        except OSError as exc:
+            raise UserError(f"cannot write {html}: {exc.strerror or exc}") from None
+
+
+@eval_app.command("runs")
+def eval_runs() -> None:
+    """The evaluation runs kept in the data folder, newest first."""
+    from assistant import runs
+
+    for meta in runs.list_runs(_settings()):
+        print(f"{meta.id}  {meta.created_at}  {meta.eval_set}  {meta.mode}  {meta.embedding or ''}")
 
 
 @app.command()

@@ -9,6 +9,8 @@ Scoring (strings compared after NFKC and whitespace removal):
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import statistics
 from pathlib import Path
@@ -91,7 +93,68 @@ def _describe(line: int, exc: ValidationError) -> list[str]:
     ]
 
 
-LOADERS: dict[str, Callable[[Path], LoadReport]] = {".jsonl": load_jsonl}
+LIST_FIELDS = ("must_include", "evidence")
+
+
+def _read_text(path: Path) -> str:
+    """UTF-8 (with or without BOM); else GB18030, which is how Excel on Chinese Windows saves CSV."""
+    data = path.read_bytes()
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        try:
+            return data.decode("gb18030")
+        except UnicodeDecodeError:
+            raise UserError(f"{path} is neither UTF-8 nor GB18030 text") from None
+
+
+def _csv_row(row: dict) -> dict:
+    """Cells → EvalItem fields: empty cells are absent, lists split on `|`, history is JSON."""
+    fields: dict = {}
+    for key, cell in row.items():
+        if key is None or cell is None or not cell.strip():
+            continue
+        key = key.strip()
+        if key in LIST_FIELDS:
+            fields[key] = [part.strip() for part in cell.split("|") if part.strip()]
+        elif key == "history":
+            try:
+                fields[key] = json.loads(cell)
+            except ValueError:
+                fields[key] = cell  # left for validation to reject with the field name
+        else:
+            fields[key] = cell.strip()
+    return fields
+
+
+def load_csv(path: Path) -> LoadReport:
+    """Same columns as the JSONL set; `must_include`/`evidence` split on `|`; `history` as JSON
+    (`[["问", "答"], ...]`). Line numbers are those of the file, the header being line 1."""
+    items: list[EvalItem] = []
+    errors: list[str] = []
+    reader = csv.DictReader(io.StringIO(_read_text(path), newline=""))
+    try:
+        if reader.fieldnames is None:  # reads the header
+            return LoadReport(items=[], errors=["line 1: row: the file is empty"])
+        start = reader.line_num + 1
+        for row in reader:
+            line, start = start, reader.line_num + 1
+            if None in row:
+                errors.append(f"line {line}: row: more cells than the header has columns")
+                continue
+            fields = _csv_row(row)
+            if not fields:
+                continue
+            try:
+                items.append(EvalItem.model_validate(fields))
+            except ValidationError as exc:
+                errors.extend(_describe(line, exc))
+    except csv.Error as exc:
+        errors.append(f"line {reader.line_num}: row: {exc}; the rest of the file was not read")
+    return LoadReport(items=items, errors=errors)
+
+
+LOADERS: dict[str, Callable[[Path], LoadReport]] = {".jsonl": load_jsonl, ".csv": load_csv}
 
 
 def load_eval_set(path: Path) -> LoadReport:

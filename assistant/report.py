@@ -1,0 +1,275 @@
+"""What a trainer reads after an evaluation run: results.csv, metrics.json, report.html, and
+the comparison of two runs (as text and as a page).
+
+Every piece of question, answer or report text reaches HTML through Jinja2 autoescaping or
+`markupsafe.escape`; the pages are single files with inline CSS and inline SVG charts, so they
+open offline and link to nothing.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+import warnings
+from functools import lru_cache
+
+from jinja2 import Environment, PackageLoader
+from markupsafe import Markup, escape
+from pydantic import BaseModel
+
+from assistant.evaluate import EvalRun, ItemResult
+from assistant.runs import RunMeta, StoredRun
+
+UNCATEGORISED = "（未分类）"
+CSV_COLUMNS = [
+    "id",
+    "category",
+    "question",
+    "expected_answerable",
+    "answer",
+    "reference_answer",
+    "correct",
+    "missing",
+    "answerable",
+    "citation_correct",
+    "cited_sections",
+    "evidence_rank",
+    "latency_ms",
+]
+LIST_SEPARATOR = " | "
+CJK_FONTS = ("Noto Sans CJK SC", "Noto Sans CJK JP", "Source Han Sans SC", "WenQuanYi Zen Hei", "Droid Sans Fallback")
+# A spreadsheet treats a cell starting with one of these as a formula.
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _cell(value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    text = str(value)
+    return "'" + text if text.startswith(FORMULA_START) else text
+
+
+def cited_sections(item: ItemResult) -> list[str]:
+    return [f"[{c['n']}] {c.get('section') or c.get('title') or c.get('source', '')}" for c in item.citations]
+
+
+def results_csv(run: EvalRun) -> str:
+    """One row per item; list cells joined by " | ". Text cells that a spreadsheet would run as a
+    formula get a leading apostrophe, so the file opens as text. Write it as UTF-8 with BOM."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(CSV_COLUMNS)
+    for r in run.items:
+        writer.writerow(
+            _cell(v)
+            for v in (
+                r.id,
+                r.category,
+                r.question,
+                r.expected_answerable,
+                r.answer,
+                r.reference_answer,
+                r.correct,
+                LIST_SEPARATOR.join(r.missing),
+                r.answerable,
+                r.citation_correct,
+                LIST_SEPARATOR.join(cited_sections(r)),
+                r.evidence_rank,
+                r.latency_ms,
+            )
+        )
+    return out.getvalue()
+
+
+def by_category(run: EvalRun) -> dict[str, dict]:
+    """Accuracy per category (unanswerable items count as correct when declined)."""
+    groups: dict[str, list[bool]] = {}
+    for r in run.items:
+        groups.setdefault(r.category or UNCATEGORISED, []).append(r.correct)
+    return {
+        name: {"n": len(flags), "correct": sum(flags), "accuracy": round(sum(flags) / len(flags), 4)}
+        for name, flags in sorted(groups.items())
+    }
+
+
+def metrics_json(stored: StoredRun) -> str:
+    data = {
+        "run": stored.meta.model_dump(exclude={"skipped_rows"}),
+        "metrics": stored.run.metrics.model_dump(),
+        "by_category": by_category(stored.run),
+        "llm_judged": None,
+    }
+    return json.dumps(data, ensure_ascii=False, indent=2)
+
+
+def highlight(text: str | None, needles: list[str]) -> Markup:
+    """Escaped text with every occurrence of a needle wrapped in <mark>."""
+    text = text or ""
+    wanted = sorted({n for n in needles if n}, key=len, reverse=True)
+    if not wanted:
+        return escape(text)
+    pieces = re.split("(" + "|".join(re.escape(n) for n in wanted) + ")", text)
+    return Markup("").join(Markup("<mark>%s</mark>") % p if p in wanted else escape(p) for p in pieces)
+
+
+@lru_cache(maxsize=1)
+def _env() -> Environment:
+    env = Environment(loader=PackageLoader("assistant", "templates"), autoescape=True, trim_blocks=True, lstrip_blocks=True)
+    env.filters["highlight"] = highlight
+    return env
+
+
+def _fonts() -> list[str]:
+    from matplotlib import font_manager
+
+    present = {f.name for f in font_manager.fontManager.ttflist}
+    return [name for name in CJK_FONTS if name in present] + ["DejaVu Sans"]
+
+
+def _svg(figure) -> Markup:
+    """The figure as an inline <svg> element; glyphs are drawn as paths, so no font is needed."""
+    out = io.StringIO()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # a missing CJK glyph draws a box; the report still works
+        figure.savefig(out, format="svg", bbox_inches="tight", metadata={"Date": None})
+    svg = out.getvalue()
+    return Markup(svg[svg.index("<svg") :])
+
+
+def charts(run: EvalRun) -> dict[str, Markup]:
+    import matplotlib
+    from matplotlib.figure import Figure
+
+    with matplotlib.rc_context({"svg.fonttype": "path", "font.family": _fonts(), "font.size": 10}):
+        groups = by_category(run)
+        names = list(groups)
+        accuracy = Figure(figsize=(6, 0.45 * len(names) + 1.2))
+        ax = accuracy.subplots()
+        bars = ax.barh(names, [g["accuracy"] * 100 for g in groups.values()], color="#3b7dd8")
+        ax.bar_label(bars, labels=[f"{g['correct']}/{g['n']}" for g in groups.values()], padding=3)
+        ax.set_xlim(0, 110)
+        ax.invert_yaxis()
+        ax.set_xlabel("正确率 accuracy (%)")
+        ax.set_title("按类别的正确率 · accuracy by category")
+
+        latency = Figure(figsize=(6, 2.8))
+        ax = latency.subplots()
+        values = [r.latency_ms for r in run.items]
+        ax.hist(values, bins=max(1, min(20, len(values))), color="#6a9f58")
+        ax.set_xlabel("延迟 latency (ms)")
+        ax.set_ylabel("题数 items")
+        ax.set_title("延迟分布 · latency distribution")
+        return {"accuracy": _svg(accuracy), "latency": _svg(latency)}
+
+
+def report_html(stored: StoredRun) -> str:
+    """The run on one page: metrics, charts, then every item with failures first."""
+    items = sorted(stored.run.items, key=lambda r: r.correct)  # stable: failures first, set order kept
+    return _env().get_template("report.html.j2").render(
+        meta=stored.meta,
+        metrics=_flatten(stored.run.metrics.model_dump()),
+        categories=by_category(stored.run),
+        charts=charts(stored.run),
+        items=items,
+        failures=sum(not r.correct for r in items),
+        evidence={i.id: i.evidence for i in stored.eval_items},
+        uncategorised=UNCATEGORISED,
+    )
+
+
+# --- comparing two runs -------------------------------------------------------------------
+
+
+class Flip(BaseModel):
+    id: str
+    category: str | None
+    question: str
+    answer_a: str
+    answer_b: str
+    missing_b: list[str]
+
+
+class MetricDelta(BaseModel):
+    metric: str
+    a: float
+    b: float
+    delta: float
+
+
+class Comparison(BaseModel):
+    a: RunMeta
+    b: RunMeta
+    deltas: list[MetricDelta]
+    fixed: list[Flip]
+    broken: list[Flip]
+    still_failing: list[Flip]
+    only_a: list[str]
+    only_b: list[str]
+
+
+def _flatten(data: dict, prefix: str = "") -> dict[str, float]:
+    flat: dict[str, float] = {}
+    for key, value in data.items():
+        if isinstance(value, dict):
+            flat.update(_flatten(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
+
+
+def compare(a: StoredRun, b: StoredRun) -> Comparison:
+    """Metric deltas (B − A) and the items, matched by id, whose correctness changed or not."""
+    metrics_a, metrics_b = _flatten(a.run.metrics.model_dump()), _flatten(b.run.metrics.model_dump())
+    deltas = [
+        MetricDelta(metric=k, a=metrics_a[k], b=metrics_b[k], delta=round(metrics_b[k] - metrics_a[k], 4))
+        for k in metrics_a
+        if k in metrics_b
+    ]
+    items_a = {r.id: r for r in a.run.items}
+    items_b = {r.id: r for r in b.run.items}
+    groups: dict[tuple[bool, bool], list[Flip]] = {(False, True): [], (True, False): [], (False, False): []}
+    for id_, rb in items_b.items():
+        ra = items_a.get(id_)
+        if ra is not None and (ra.correct, rb.correct) in groups:
+            groups[(ra.correct, rb.correct)].append(
+                Flip(id=id_, category=rb.category, question=rb.question, answer_a=ra.answer, answer_b=rb.answer, missing_b=rb.missing)
+            )
+    return Comparison(
+        a=a.meta,
+        b=b.meta,
+        deltas=deltas,
+        fixed=groups[(False, True)],
+        broken=groups[(True, False)],
+        still_failing=groups[(False, False)],
+        only_a=[i for i in items_a if i not in items_b],
+        only_b=[i for i in items_b if i not in items_a],
+    )
+
+
+def _number(value: float) -> str:
+    return f"{value:g}"
+
+
+def comparison_text(c: Comparison) -> str:
+    lines = [
+        f"A  {c.a.id}  {c.a.eval_set}  {c.a.embedding or ''}",
+        f"B  {c.b.id}  {c.b.eval_set}  {c.b.embedding or ''}",
+        "",
+        f"{'metric':22}{'A':>10}{'B':>10}{'B−A':>10}",
+    ]
+    lines += [f"{d.metric:22}{_number(d.a):>10}{_number(d.b):>10}{d.delta:>+10g}" for d in c.deltas]
+    for title, flips in (("fixed", c.fixed), ("broken", c.broken), ("still failing", c.still_failing)):
+        lines += ["", f"{title} ({len(flips)})"]
+        lines += [f"  {f.id}  [{f.category or UNCATEGORISED}]  {f.question}" for f in flips]
+    for title, ids in (("only in A", c.only_a), ("only in B", c.only_b)):
+        if ids:
+            lines += ["", f"{title} ({len(ids)}): {', '.join(ids)}"]
+    return "\n".join(lines)
+
+
+def comparison_html(c: Comparison) -> str:
+    return _env().get_template("compare.html.j2").render(c=c, uncategorised=UNCATEGORISED)

@@ -1,0 +1,147 @@
+"""The files a trainer opens after a run (results.csv, metrics.json, report.html) and the run store."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from assistant import report, runs
+from assistant.errors import UserError
+from conftest import make_settings
+from run_factory import MIXED, stored_run
+
+ASSISTANT = str(Path(sys.executable).parent / "assistant")
+
+
+@pytest.fixture
+def folder(tmp_path):
+    runs.write_folder(stored_run("20250101-000000-aaaa", MIXED), tmp_path / "out")
+    return tmp_path / "out"
+
+
+def test_results_csv_has_a_bom_and_one_row_per_item_that_parses_back(folder):
+    raw = (folder / "results.csv").read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbf")
+    rows = list(csv.DictReader(io.StringIO(raw.decode("utf-8-sig"))))
+    assert [r["id"] for r in rows] == ["a", "b", "c", "d"]
+    a = rows[0]
+    assert a["question"] == "杭州有多少个<script>alert(1)</script>产业集群？"
+    assert a["correct"] == "false" and a["missing"] == "3380亿元"
+    assert a["cited_sections"] == "[1] 一、总体情况 › （一）杭州"
+    assert a["evidence_rank"] == "2" and a["latency_ms"] == "10.0"
+    assert a["reference_answer"].startswith("杭州有 124 个")
+    assert rows[1]["correct"] == "true" and rows[1]["evidence_rank"] == ""
+    # a cell a spreadsheet would run as a formula is kept as text
+    assert rows[2]["question"] == "'=HYPERLINK(\"http://x\")" and rows[2]["answer"] == "'=1+1"
+
+
+def test_metrics_json_holds_the_run_metrics_and_accuracy_by_category(folder):
+    data = json.loads((folder / "metrics.json").read_text(encoding="utf-8"))
+    assert data["run"]["id"] == "20250101-000000-aaaa"
+    assert data["metrics"]["n"] == 4
+    assert data["metrics"]["answer_accuracy"] == pytest.approx(1 / 3, abs=1e-3)
+    assert data["metrics"]["refusal_accuracy"] == 1.0
+    assert data["by_category"]["fact"] == {"n": 1, "correct": 0, "accuracy": 0.0}
+    assert data["by_category"]["multiturn"]["accuracy"] == 1.0
+    assert data["llm_judged"] is None
+
+
+def test_report_html_is_self_contained_escaped_and_lists_failures_first(folder):
+    html = (folder / "report.html").read_text(encoding="utf-8")
+    links = re.findall(r"""\b(?:src|href)\s*=\s*["']?([^"'\s>]*)""", html, flags=re.I)
+    links += re.findall(r"""url\(\s*["']?([^"')]*)""", html, flags=re.I)
+    assert links and all(link.startswith("#") for link in links)  # the SVGs' own #ids, nothing outside
+    assert "<script" not in html.lower() and "<link" not in html.lower() and "@import" not in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert "&lt;b&gt;粗体&lt;/b&gt;" in html and "<b>粗体</b>" not in html
+    assert html.count("<svg") == 2  # accuracy by category, latency distribution
+    order = re.findall(r'<section class="item (pass|fail)"[^>]*data-id="([^"]+)"', html)
+    assert order == [("fail", "a"), ("fail", "c"), ("pass", "b"), ("pass", "d")]
+    assert '<mark class="missing">3380亿元</mark>' in html  # missing string, in the missing list
+    assert "年产值<mark>3380亿元</mark>" in html  # and marked in the reference answer
+    assert "<mark>杭州 124 个</mark>" in html  # evidence marked in the cited passage
+    assert "LLM-judged metrics" in html and "absent" in html
+
+
+def test_a_saved_run_is_listed_and_loads_by_id_or_folder(tmp_path):
+    settings = make_settings(tmp_path, tmp_path / "corpus")
+    older, newer = stored_run("20250101-000000-aaaa", MIXED), stored_run("20250102-000000-bbbb", MIXED)
+    runs.save(settings, older)
+    folder = runs.save(settings, newer)
+    assert folder == settings.data_dir / "eval_runs" / "20250102-000000-bbbb"
+    assert {p.name for p in folder.iterdir()} == {"run.json", "results.csv", "metrics.json", "report.html"}
+    assert [m.id for m in runs.list_runs(settings)] == ["20250102-000000-bbbb", "20250101-000000-aaaa"]
+    assert runs.load(settings, "20250101-000000-aaaa") == older
+    assert runs.load(settings, str(folder)) == newer
+    assert sorted(p.name for p in (settings.data_dir / "eval_runs").iterdir()) == [
+        "20250101-000000-aaaa",
+        "20250102-000000-bbbb",
+    ]  # no staging folders left behind
+
+
+def test_a_failed_save_leaves_no_run_behind(tmp_path, monkeypatch):
+    settings = make_settings(tmp_path, tmp_path / "corpus")
+
+    def broken(stored):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(report, "report_html", broken)
+    with pytest.raises(UserError, match="No space left"):
+        runs.save(settings, stored_run("20250101-000000-aaaa", MIXED))
+    assert list((settings.data_dir / "eval_runs").iterdir()) == []
+    assert runs.list_runs(settings) == []
+
+
+def test_damaged_or_unknown_runs_are_clear_errors_and_skipped_in_the_list(tmp_path):
+    settings = make_settings(tmp_path, tmp_path / "corpus")
+    runs.save(settings, stored_run("20250101-000000-aaaa", MIXED))
+    damaged = settings.data_dir / "eval_runs" / "20250103-000000-cccc"
+    damaged.mkdir()
+    (damaged / "run.json").write_text("{not json", encoding="utf-8")
+    assert [m.id for m in runs.list_runs(settings)] == ["20250101-000000-aaaa"]
+    with pytest.raises(UserError, match="damaged"):
+        runs.load(settings, "20250103-000000-cccc")
+    with pytest.raises(UserError, match="no evaluation run"):
+        runs.load(settings, "../20250101-000000-aaaa")
+
+
+def test_eval_out_writes_the_three_files_and_keeps_the_run(report_settings, report_index, tmp_path):
+    """The real CLI on the real report: a CSV set with one bad row, then `eval compare`."""
+    eval_set = tmp_path / "set.csv"
+    eval_set.write_text(
+        "id,question,answerable,must_include,evidence,category\n"
+        "1,杭州有多少个产业集群？,true,124个,杭州 124 个,fact\n"
+        "2,江苏省有多少个产业集群？,false,,,unanswerable\n"
+        "3,问,perhaps,,,fact\n",
+        encoding="utf-8",
+    )
+    env = {
+        **os.environ,
+        "ASSISTANT_PERSIST_DIR": str(report_settings.persist_dir),
+        "ASSISTANT_EMBEDDING": "hashing",
+        "ASSISTANT_DATA_DIR": str(tmp_path / "data"),
+    }
+    out = tmp_path / "report"
+    result = subprocess.run(
+        [ASSISTANT, "eval", "--set", str(eval_set), "--out", str(out)], capture_output=True, text=True, env=env, timeout=600
+    )
+    assert result.returncode == 0, result.stderr
+    assert "line 4: answerable" in result.stderr
+    assert {"results.csv", "metrics.json", "report.html", "run.json"} <= {p.name for p in out.iterdir()}
+    assert json.loads((out / "metrics.json").read_text(encoding="utf-8"))["metrics"]["n"] == 2
+    [kept] = (tmp_path / "data" / "eval_runs").iterdir()
+    assert f"run {kept.name} kept in" in result.stderr
+
+    compared = subprocess.run(
+        [ASSISTANT, "eval", "compare", kept.name, str(out)], capture_output=True, text=True, env=env, timeout=600
+    )
+    assert compared.returncode == 0, compared.stderr
+    assert "answer_accuracy" in compared.stdout and "broken (0)" in compared.stdout
