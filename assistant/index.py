@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import time
 import uuid
@@ -36,6 +37,7 @@ from assistant.embeddings import (
 from assistant.errors import IndexMismatchError, IndexMissingError, UserError
 from assistant.lexical import LexicalIndex
 from assistant.lexicon import corpus_terms
+from assistant.normalize import compact
 from assistant.settings import Settings
 from assistant.tokenize import Tokenizer
 
@@ -84,18 +86,35 @@ def current_build(persist: Path) -> Path | None:
     pointer = persist / CURRENT
     if not pointer.is_file():
         return None
-    build = _builds(persist) / pointer.read_text().strip()
+    name = pointer.read_text(encoding="utf-8", errors="replace").strip()
+    if not re.fullmatch(r"[\w.-]+", name):
+        return None  # a garbage pointer names no build; `assistant index` writes a fresh one
+    build = _builds(persist) / name
     return build if (build / MANIFEST).is_file() else None
+
+
+def _damaged(what: str) -> UserError:
+    return UserError(f"the index is damaged ({what}); run `assistant index --rebuild`")
+
+
+def _manifest_at(build: Path) -> Manifest:
+    try:
+        return Manifest.model_validate_json((build / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise _damaged(f"manifest: {exc.__class__.__name__}") from None
 
 
 def read_manifest(persist: Path) -> Manifest | None:
     build = current_build(persist)
-    if build is None:
-        return None
+    return None if build is None else _manifest_at(build)
+
+
+def _previous_manifest(persist: Path) -> Manifest | None:
+    """The answering build's manifest; None when it is damaged, so that a rebuild can replace it."""
     try:
-        return Manifest.model_validate_json((build / MANIFEST).read_text())
-    except ValueError as exc:
-        raise UserError(f"index manifest is damaged ({exc.__class__.__name__}); run `assistant index --rebuild`")
+        return read_manifest(persist) if persist.exists() else None
+    except UserError:
+        return None
 
 
 def _switch(persist: Path, build_id: str) -> None:
@@ -107,10 +126,13 @@ def _switch(persist: Path, build_id: str) -> None:
 
 
 def _prune(persist: Path, keep: set[str]) -> None:
-    """Drop builds other than the current and the previous one (a reader may still hold it)."""
+    """Drop builds other than the current and the previous one (a reader may still hold it),
+    including half-written ones and pointer files left by a killed build."""
     for build in _builds(persist).iterdir():
         if build.name not in keep:
             shutil.rmtree(build, ignore_errors=True)
+    for pointer in persist.glob(f".{CURRENT}.*.tmp"):
+        pointer.unlink(missing_ok=True)
 
 
 def chroma_client(settings: Settings, build: Path):
@@ -156,7 +178,7 @@ def build_index(settings: Settings, rebuild: bool = False, progress: Progress | 
     if not files:
         raise UserError(f"no .md or .txt documents in {settings.corpus_dir}")
     digests = {p.relative_to(settings.corpus_dir).as_posix(): file_digest(p) for p in files}
-    previous = read_manifest(persist) if persist.exists() else None
+    previous = _previous_manifest(persist)
     if (
         previous is not None
         and not rebuild
@@ -245,6 +267,23 @@ def _write_build(
     )
 
 
+def _open_vectors(settings: Settings, build: Path, manifest: Manifest, embeddings):
+    """The build's Chroma collection, checked to hold every chunk: a damaged store would fail
+    mid-query, and an emptied one (Chroma recreates it silently) would answer from BM25 alone."""
+    import sqlite3
+
+    from chromadb.errors import ChromaError
+
+    try:
+        store = vector_store(settings, build, manifest.collection, embeddings)
+        count = store._collection.count()
+    except (ChromaError, sqlite3.DatabaseError, OSError) as exc:
+        raise _damaged(f"Chroma store: {str(exc).splitlines()[0] if str(exc) else exc.__class__.__name__}") from None
+    if count != manifest.chunks:
+        raise _damaged(f"Chroma holds {count} of {manifest.chunks} chunks")
+    return store
+
+
 def _read_chunk(line: str) -> Chunk:
     data = json.loads(line)
     return Chunk(**data)
@@ -265,13 +304,24 @@ class LoadedIndex:
     def __post_init__(self) -> None:
         self.position = {chunk.chunk_id: i for i, chunk in enumerate(self.chunks)}
         self.by_id = {chunk.chunk_id: chunk for chunk in self.chunks}
+        self._compact = [compact(chunk.heading_text) for chunk in self.chunks]
+        self._frequency: dict[str, int] = {}
+
+    def chunk_frequency(self, term: str) -> int:
+        """How many chunks contain `term` as written (substring, whitespace-insensitive)."""
+        if term not in self._frequency:
+            if len(self._frequency) > 100_000:  # questions are unbounded; the cache is not
+                self._frequency.clear()
+            needle = compact(term)
+            self._frequency[term] = sum(needle in text for text in self._compact)
+        return self._frequency[term]
 
     @classmethod
     def open(cls, settings: Settings) -> "LoadedIndex":
-        manifest = read_manifest(settings.persist_dir)
         build = current_build(settings.persist_dir)
-        if manifest is None or build is None:
+        if build is None:
             raise IndexMissingError(f"no index in {settings.persist_dir}; run `assistant index` first")
+        manifest = _manifest_at(build)  # this build's, even if a rebuild switches CURRENT meanwhile
         spec = manifest.embedding_spec
         if settings.embedding != "auto" and settings.embedding != spec.kind:
             raise IndexMismatchError(
@@ -281,10 +331,15 @@ class LoadedIndex:
         try:
             chunks = [_read_chunk(line) for line in (build / "chunks.jsonl").read_text(encoding="utf-8").splitlines()]
             lexical = LexicalIndex.load(build / "lexical")
-        except (OSError, ValueError, KeyError) as exc:
-            raise UserError(f"index files are damaged ({exc.__class__.__name__}); run `assistant index --rebuild`")
-        embeddings = make_embeddings(settings, spec, build)
-        store = vector_store(settings, build, manifest.collection, embeddings)
+            # the built-in embedding's state is an index file too; a model is not
+            embeddings = make_embeddings(settings, spec, build) if spec.kind == HASHING else None
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise _damaged(f"index files: {exc.__class__.__name__}") from None
+        if not len(chunks) == lexical.n_docs == manifest.chunks:
+            raise _damaged(f"{len(chunks)} chunks and {lexical.n_docs} lexical entries for {manifest.chunks}")
+        if embeddings is None:
+            embeddings = make_embeddings(settings, spec, build)
+        store = _open_vectors(settings, build, manifest, embeddings)
         return cls(
             manifest=manifest,
             build=build,

@@ -1,0 +1,239 @@
+"""Index safety: a rebuild killed at any stage, a damaged index, and queries during a rebuild.
+
+Rebuilds run as the real `assistant index --rebuild` process on a copy of the report index and
+are killed with SIGKILL; answers are compared with the ones the index gave before.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from assistant.chain import Assistant
+from assistant.errors import UserError
+from assistant.index import LoadedIndex, build_index, current_build
+from conftest import make_settings
+
+ASSISTANT = str(Path(sys.executable).parent / "assistant")
+QUESTION = "杭州有多少个产业集群？"
+
+
+def _copy_index(report_settings, tmp: Path):
+    """A deployment of its own: a corpus copy and a copy of the session's report index."""
+    shutil.copytree(report_settings.corpus_dir, tmp / "corpus")
+    shutil.copytree(report_settings.persist_dir, tmp / "index")
+    return make_settings(tmp, tmp / "corpus")
+
+
+def _reply(assistant: Assistant) -> tuple[str, list[str]]:
+    answer = assistant.ask(QUESTION)
+    return answer.answer, [c.chunk_id for c in answer.citations]
+
+
+@pytest.fixture()
+def deployment(report_settings, report_index, tmp_path):
+    settings = _copy_index(report_settings, tmp_path)
+    return settings, _reply(Assistant(settings))
+
+
+def _start_rebuild(settings) -> subprocess.Popen:
+    env = {
+        **os.environ,
+        "ASSISTANT_CORPUS_DIR": str(settings.corpus_dir),
+        "ASSISTANT_PERSIST_DIR": str(settings.persist_dir),
+        "ASSISTANT_EMBEDDING": "hashing",
+    }
+    return subprocess.Popen(
+        [ASSISTANT, "index", "--rebuild"],
+        cwd=settings.persist_dir.parent,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+# what the new build folder holds when the kill comes, in the order a build writes them
+STAGES = {
+    "folder created": lambda build: True,
+    "lexical index written": lambda build: (build / "lexical").is_dir(),
+    "chunks written": lambda build: (build / "chunks.jsonl").is_file(),
+    "vector store opened": lambda build: (build / "chroma").is_dir(),
+}
+
+
+def _kill_at(settings, stage: str) -> Path:
+    """Start a rebuild, SIGKILL it as soon as its new build folder reaches `stage`."""
+    builds = settings.persist_dir / "builds"
+    before = {p.name for p in builds.iterdir()}
+    process = _start_rebuild(settings)
+    try:
+        deadline = time.monotonic() + 600
+        while time.monotonic() < deadline and process.poll() is None:
+            new = [p for p in builds.iterdir() if p.name not in before]
+            if new and STAGES[stage](new[0]):
+                process.kill()
+                process.wait()
+                return new[0]
+            time.sleep(0.005)
+        pytest.fail(f"the rebuild ended before reaching {stage!r}: {process.communicate()}")
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+
+def test_a_rebuild_killed_at_any_stage_leaves_the_previous_index_answering(deployment):
+    settings, before = deployment
+    answering = current_build(settings.persist_dir).name
+    already_open = Assistant(settings)
+    leftovers = []
+    for stage in STAGES:
+        leftovers.append(_kill_at(settings, stage))
+        assert current_build(settings.persist_dir).name == answering, stage
+        assert _reply(Assistant(settings)) == before, f"a fresh process after a kill at {stage!r}"
+        assert _reply(already_open) == before, f"a running process after a kill at {stage!r}"
+    # the next build skips an unchanged corpus and ignores the half-written folders
+    assert build_index(settings).skipped
+    assert _reply(Assistant(settings)) == before
+    # a real rebuild switches to itself and removes them
+    new = build_index(settings, rebuild=True).manifest.build_id
+    remaining = {p.name for p in (settings.persist_dir / "builds").iterdir()}
+    assert remaining == {new, answering}
+    assert not any(leftover.exists() for leftover in leftovers)
+    assert not list(settings.persist_dir.glob(".CURRENT.*"))
+    assert _reply(Assistant(settings)) == before
+
+
+def test_questions_are_answered_without_a_failure_while_a_rebuild_runs(deployment):
+    settings, before = deployment
+    answering = current_build(settings.persist_dir).name
+    running = Assistant(settings)
+    replies: list[tuple[str, list[str]]] = []
+    failures: list[BaseException] = []
+    done = threading.Event()
+
+    def ask_repeatedly() -> None:
+        while not done.is_set():
+            try:
+                replies.append(_reply(running))
+                # a process starting now opens whichever build CURRENT names at that moment
+                replies.append(_reply(Assistant(settings)))
+            except BaseException as exc:  # noqa: BLE001 - every failure is what the test counts
+                failures.append(exc)
+
+    asker = threading.Thread(target=ask_repeatedly)
+    asker.start()
+    try:
+        process = _start_rebuild(settings)
+        out, err = process.communicate(timeout=600)
+    finally:
+        done.set()
+        asker.join()
+    assert process.returncode == 0, err
+    assert current_build(settings.persist_dir).name != answering
+    assert failures == []
+    assert len(replies) >= 4
+    assert set(replies) == {before}
+    assert _reply(running) == before and _reply(Assistant(settings)) == before
+
+
+# ways an index gets damaged on disk, each applied to the answering build folder
+def _sqlite_garbage(build: Path) -> None:
+    (build / "chroma" / "chroma.sqlite3").write_bytes(b"\x00not a database\xff" * 1024)
+
+
+def _sqlite_truncated(build: Path) -> None:
+    db = build / "chroma" / "chroma.sqlite3"
+    db.write_bytes(db.read_bytes()[: db.stat().st_size // 3])
+
+
+def _chroma_deleted(build: Path) -> None:
+    shutil.rmtree(build / "chroma")
+
+
+def _chunks_cut_mid_record(build: Path) -> None:
+    chunks = build / "chunks.jsonl"
+    chunks.write_bytes(chunks.read_bytes()[: chunks.stat().st_size // 2])
+
+
+def _chunks_cut_at_a_record(build: Path) -> None:
+    chunks = build / "chunks.jsonl"
+    lines = chunks.read_text(encoding="utf-8").splitlines(keepends=True)
+    chunks.write_text("".join(lines[: len(lines) // 2]), encoding="utf-8")
+
+
+def _chunks_with_foreign_records(build: Path) -> None:
+    chunks = build / "chunks.jsonl"
+    lines = chunks.read_text(encoding="utf-8").splitlines(keepends=True)
+    chunks.write_text('{"unexpected": 1}\n' + "".join(lines[1:]), encoding="utf-8")
+
+
+def _manifest_garbage(build: Path) -> None:
+    (build / "manifest.json").write_bytes(b"\xff\xfe\x00garbage")
+
+
+def _manifest_wrong_shape(build: Path) -> None:
+    (build / "manifest.json").write_text('{"chunks": "many"}')
+
+
+def _embedding_state_garbage(build: Path) -> None:
+    (build / "hashing.json").write_text("{")
+
+
+DAMAGE = [
+    _sqlite_garbage,
+    _sqlite_truncated,
+    _chroma_deleted,
+    _chunks_cut_mid_record,
+    _chunks_cut_at_a_record,
+    _chunks_with_foreign_records,
+    _manifest_garbage,
+    _manifest_wrong_shape,
+    _embedding_state_garbage,
+]
+
+
+@pytest.mark.parametrize("damage", DAMAGE, ids=lambda f: f.__name__.strip("_"))
+def test_a_damaged_index_is_reported_with_the_rebuild_command(report_settings, report_index, tmp_path, damage):
+    settings = _copy_index(report_settings, tmp_path)
+    damage(current_build(settings.persist_dir))
+    with pytest.raises(UserError, match=r"damaged .*run `assistant index --rebuild`") as raised:
+        LoadedIndex.open(settings)
+    assert "\n" not in str(raised.value)
+
+
+def test_rebuild_replaces_an_index_whose_manifest_is_damaged(report_settings, report_index, tmp_path):
+    settings = _copy_index(report_settings, tmp_path)
+    expected = _reply(Assistant(settings))
+    _manifest_garbage(current_build(settings.persist_dir))
+    assert not build_index(settings, rebuild=True).skipped
+    assert _reply(Assistant(settings)) == expected
+
+
+def test_a_garbage_current_pointer_reads_as_no_index_and_index_writes_a_new_one(report_settings, report_index, tmp_path):
+    settings = _copy_index(report_settings, tmp_path)
+    (settings.persist_dir / "CURRENT").write_bytes(b"\xff../../\x00etc")
+    with pytest.raises(UserError, match="run `assistant index`"):
+        LoadedIndex.open(settings)
+    assert not build_index(settings).skipped
+    assert Assistant(settings).ask(QUESTION).answerable
+
+
+def test_the_cli_reports_a_damaged_chroma_file_in_one_line(report_settings, report_index, tmp_path):
+    settings = _copy_index(report_settings, tmp_path)
+    _sqlite_garbage(current_build(settings.persist_dir))
+    result = subprocess.run(
+        [ASSISTANT, "ask", QUESTION, "--persist", str(settings.persist_dir)],
+        capture_output=True, text=True, timeout=600, cwd=tmp_path,
+    )
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    assert result.stderr.count("\n") == 1 and "assistant index --rebuild" in result.stderr
