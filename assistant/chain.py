@@ -15,13 +15,47 @@ from assistant.answer_models import Answer
 from assistant.conversation import History, condense
 from assistant.errors import UserError
 from assistant.index import LoadedIndex
-from assistant.normalize import normalize_query
+from assistant.normalize import normalize_query, strip_invisible
 from assistant.retrieve import HybridRetriever
 from assistant.settings import Settings
 
 
+MAX_HISTORY_TURNS = 10
+
+
 def _ms(since: float) -> float:
     return round((time.perf_counter() - since) * 1000, 2)
+
+
+def validate_question(question: object, max_chars: int) -> str:
+    """The question as it will be answered, or a UserError that says what is wrong with it.
+
+    Length is checked first, so a pasted 20,000-character text is turned away at no cost; the
+    question that comes back has no control characters, so every edge can print and serialise it.
+    """
+    if not isinstance(question, str):
+        raise UserError("question must be text")
+    if len(question) > max_chars:
+        raise UserError(f"question is too long ({len(question)} characters; the limit is {max_chars})")
+    text = strip_invisible(question).strip()
+    if not text:
+        raise UserError("question is empty")
+    if not any(ch.isalnum() for ch in text):
+        raise UserError("question has no words in it, only punctuation or symbols")
+    return text
+
+
+def validate_history(history: object, max_chars: int) -> list[tuple[str, str]]:
+    """Earlier turns as (question, answer) text; only the last few can shape a follow-up, so a
+    huge history costs nothing."""
+    if history is None or (isinstance(history, (list, tuple)) and not history):
+        return []
+    if not isinstance(history, (list, tuple)) or not all(
+        isinstance(turn, (list, tuple)) and len(turn) == 2 and all(isinstance(x, str) for x in turn)
+        for turn in history
+    ):
+        raise UserError('history must be a list of ["question", "answer"] pairs of text')
+    return [(strip_invisible(q)[:max_chars], strip_invisible(a)) for q, a in history[-MAX_HISTORY_TURNS:]]
 
 
 class Assistant:
@@ -60,18 +94,13 @@ class Assistant:
         return answer
 
     def validate(self, question: object) -> str:
-        if not isinstance(question, str) or not question.strip():
-            raise UserError("question is empty")
-        if len(question) > self.settings.max_question_chars:
-            raise UserError(
-                f"question is too long ({len(question)} characters; the limit is {self.settings.max_question_chars})"
-            )
-        return question.strip()
+        return validate_question(question, self.settings.max_question_chars)
 
     def ask(self, question: str, history: History | None = None) -> Answer:
         started = time.perf_counter()
         question = self.validate(question)
         timings: dict[str, float] = {}
-        answer = self.chain.invoke({"question": question, "history": history or [], "timings": timings})
+        turns = validate_history(history, self.settings.max_question_chars)
+        answer = self.chain.invoke({"question": question, "history": turns, "timings": timings})
         answer.timings_ms = {**timings, "total": _ms(started)}
         return answer

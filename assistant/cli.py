@@ -88,8 +88,11 @@ def ask(
     history: Optional[str] = typer.Option(None, "--history", help='earlier turns as JSON: [["问", "答"], ...]'),
 ) -> None:
     """Answer one question with numbered citations."""
+    from assistant.chain import validate_question
+
     settings = _settings(persist_dir=persist)
     turns = _history(history)
+    validate_question(question, settings.max_question_chars)  # a bad question fails before the index loads
     answer = open_assistant(settings).ask(question, history=turns)
     if as_json:
         print(answer.model_dump_json(indent=2))

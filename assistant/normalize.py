@@ -62,9 +62,15 @@ def to_simplified(text: str) -> str:
     return _t2s().convert(text)
 
 
+def strip_invisible(text: str) -> str:
+    """Drop ANSI escapes and control, format and lone-surrogate characters (newlines and tabs
+    stay): what a terminal paste adds, and what no edge could print or serialise."""
+    text = _ANSI.sub("", text)
+    return "".join(ch for ch in text if unicodedata.category(ch)[0] != "C" or ch in "\n\t")
+
+
 def normalize_query(text: str) -> str:
-    text = _ANSI.sub("", unicodedata.normalize("NFKC", text))
-    text = "".join(ch for ch in text if unicodedata.category(ch)[0] != "C" or ch in "\n\t")
+    text = strip_invisible(unicodedata.normalize("NFKC", text))
     text = re.sub(r"\s+", " ", text).strip()
     return convert_numerals(to_simplified(text))
 
