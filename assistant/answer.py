@@ -12,29 +12,35 @@ evidence for its floor area.
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field
 
 from langchain_core.documents import Document
 
 from assistant.answer_models import Answer, Citation, Passage
-from assistant.lexical import LexicalIndex
+from assistant.index import LoadedIndex
 from assistant.normalize import compact
 from assistant.sentences import clause_spans
-from assistant.tokenize import Tokenizer
+from assistant.tokenize import stopwords
 
 QUANTITY = re.compile(r"多少|几[个家种件年倍项位]?|多大|多高|多长|比例|比重|百分之|占|排名|第几|哪一年|何时|什么时候")
 LISTING = re.compile(r"哪些|哪几|有什么|有啥|都有|包括|分别|列举|几个方面|哪几个")
 REASONING = re.compile(r"为什么|为何|原因|怎么|如何|怎样|措施|对策|建议|办法|途径|意义|作用|影响|问题")
 _NUMBER = re.compile(r"\d+(?:\.\d+)?")
+_CN_NUMERAL = "一二两三四五六七八九十百千"
+_COUNT = re.compile(rf"\d|第[{_CN_NUMERAL}]+|[{_CN_NUMERAL}]+(?:个|家|种|件|项|类|条|大|分之)")
 # the measure word a quantity question asks for, and the nouns that imply one
 _ASKED_UNIT = re.compile(
     r"(?:多少|几)多?(个|家|件|种|吨|双|人|项|所|条|次|位|倍|分钟|平方米|平方公里|亿元|万元|元|亿|万|年)"
 )
-_IMPLIED_UNIT = [
-    (re.compile(r"产值|成交额|收入|销售额|总额|资金|经费|投资"), "元"),
-    (re.compile(r"比例|比重|百分之|占比|占有率|多少成"), "%"),
-    (re.compile(r"增长|增幅|递增"), "%|百分点"),
+_IMPLIED_UNIT = [  # first match wins: 「科研经费的企业占多大比例」 asks for a share, not money
+    (re.compile(r"比例|比重|百分之|占比|占有率|多少成|占多少|占多大"), "%|分之", False),
+    (re.compile(r"增长|增幅|递增"), "%|百分点|倍", False),
+    (re.compile(r"面积|占地|多大地方"), "平方米|平方公里|亩|公顷", True),
+    (re.compile(r"员工|职工|雇员|就业|人数|多少人"), "人|名", True),
+    (re.compile(r"哪一?年|何年|什么时候|何时|成立|建成|开业|设立"), "年", True),
+    (re.compile(r"产值|成交额|收入|销售额|总额|资金|经费|投资|多少钱"), "元", True),
 ]
 _LEAD = re.compile(r"^[^，。；：、]{1,6}[：:]")
 
@@ -46,6 +52,8 @@ class Query:
     numbers: list[str]
     kind: str  # "quantity" | "list" | "reason" | "other"
     unit: str | None = None  # regex alternatives for the unit a quantity answer carries
+    unit_required: bool = False  # the report must state the figure in that unit, or we decline
+    anchors: set[str] = field(default_factory=set)  # words the answering passage must contain
 
     @property
     def total(self) -> float:
@@ -60,13 +68,62 @@ class Segment:
     text: str
     score: float = 0.0
     covered: set[str] = field(default_factory=set)
+    has_number: bool = False
+    has_unit: bool = False
 
 
-def analyse(question: str, tokenizer: Tokenizer, lexical: LexicalIndex) -> Query:
-    tokens = list(dict.fromkeys(tokenizer.tokens(question)))
-    # keep maximal words: "产业集群" makes "产业" and "集群" redundant
-    maximal = [t for t in tokens if not any(t != o and t in o for o in tokens)]
-    terms = {t: lexical.idf(t) for t in maximal if not _NUMBER.fullmatch(t)}
+# jieba part-of-speech flags of words that carry no topic: adverbs, pronouns, particles,
+# prepositions, conjunctions, interjections, classifiers, numerals, directions
+FUNCTION_FLAGS = {"d", "r", "y", "u", "uj", "ul", "uz", "ud", "ug", "uv", "p", "c", "e", "o", "q", "m", "f", "zg", "k", "h"}
+# names of places, people and organisations must be in the answering passage; numerals and
+# times the corpus never uses (十二五 in a 十一五 report) mean it is not covered at all
+NAME_FLAGS = {"ns", "nr", "nt", "nz", "nrt", "nrfg"}
+TIME_FLAGS = {"m", "t"}
+
+
+def _misread(word: str, question: str, index: LoadedIndex) -> bool:
+    """An unknown name that jieba cut out of a known phrase (「和金」 from 「和金衢丽产业带」)."""
+    if index.chunk_frequency(word):
+        return False
+    at = question.find(word)
+    if at < 0:
+        return False
+    end = at + len(word)
+    for size in (3, 4):
+        for start in range(max(0, at - size + 1), end):
+            piece = question[start : start + size]
+            inside = at <= start and start + size <= end
+            if len(piece) == size and not inside and index.chunk_frequency(piece):
+                return True
+    return False
+
+
+def _idf(df: int, n: int) -> float:
+    return math.log(1 + (n - df + 0.5) / (df + 0.5))
+
+
+def analyse(question: str, index: LoadedIndex) -> Query:
+    """The question's topic words, weighted by rarity in the corpus.
+
+    Colloquial words the corpus never uses are ignored (they say how, not what). Names and
+    numerals the corpus never uses (江苏 in a Zhejiang report, 十二五 in a 十一五 one) are
+    anchors: the question is about something the report does not cover. Known names are
+    anchors too: the answering passage must contain them.
+    """
+    stop = stopwords()
+    n = index.lexical.n_docs
+    terms: dict[str, float] = {}
+    anchors: set[str] = set()
+    for word, flag in index.tokenizer.tagged(question):
+        word = word.strip().lower()
+        if not word or word in stop or _NUMBER.fullmatch(word) or not re.search(r"\w", word):
+            continue
+        df = index.chunk_frequency(word)
+        if (flag in NAME_FLAGS or (flag in TIME_FLAGS and df == 0)) and not _misread(word, question, index):
+            anchors.add(word)
+        if df and flag not in FUNCTION_FLAGS:
+            # a lone character (靠, 排, 抓) says little about the topic on its own
+            terms[word] = _idf(df, n) * (0.3 if len(word) == 1 else 1.0)
     kind = "other"
     if LISTING.search(question):
         kind = "list"
@@ -74,23 +131,24 @@ def analyse(question: str, tokenizer: Tokenizer, lexical: LexicalIndex) -> Query
         kind = "reason"
     elif QUANTITY.search(question):
         kind = "quantity"
-    return Query(question, terms, _NUMBER.findall(question), kind, _asked_unit(question))
+    unit, required = _asked_unit(question) if kind == "quantity" else (None, False)
+    return Query(question, terms, _NUMBER.findall(question), kind, unit, required, anchors)
 
 
-def _asked_unit(question: str) -> str | None:
+def _asked_unit(question: str) -> tuple[str | None, bool]:
     asked = _ASKED_UNIT.search(question)
     if asked:
-        return asked.group(1)
-    for pattern, unit in _IMPLIED_UNIT:
+        return asked.group(1), True
+    for pattern, unit, required in _IMPLIED_UNIT:
         if pattern.search(question):
-            return unit
-    return None
+            return unit, required
+    return None, False
 
 
 class ExtractiveAnswerer:
     """Chooses and quotes sentences; the thresholds are fractions of the question's weight."""
 
-    def __init__(self, passages: int = 4, min_coverage: float = 0.55, budget_chars: int = 150) -> None:
+    def __init__(self, passages: int = 4, min_coverage: float = 0.35, budget_chars: int = 150) -> None:
         self.passages = passages
         self.min_coverage = min_coverage
         self.budget_chars = budget_chars
@@ -112,14 +170,18 @@ class ExtractiveAnswerer:
                     w for t, w in query.terms.items() if t not in covered and t not in section and t in whole
                 )
                 score /= query.total
-                has_number = bool(_NUMBER.search(flat))
+                has_number = bool(_COUNT.search(flat))
+                has_unit = bool(
+                    query.unit
+                    and re.search(rf"(?:\d[\d.]*|[{_CN_NUMERAL}]+)(?:多|余)?[十百千万亿]?个?(?:{query.unit})", flat)
+                )
                 if query.kind == "quantity":
                     score += 0.15 if has_number else -0.2
                 if query.unit and has_number:
-                    with_unit = re.search(rf"\d[\d.]*(?:多|余)?[十百千万亿]?个?(?:{query.unit})", flat)
-                    score += 0.2 if with_unit else -0.1
+                    score += 0.2 if has_unit else -0.1
+                score += 0.3 * sum(n in flat for n in query.numbers) + 0.1 * sum(n in whole for n in query.numbers)
                 score += 0.1 * prior - 0.02 * rank
-                segments.append(Segment(rank, start, end, piece, score, covered))
+                segments.append(Segment(rank, start, end, piece, score, covered, has_number, has_unit))
         return segments
 
     def _grounded(self, query: Query, best: Segment, documents: list[Document]) -> bool:
@@ -129,10 +191,12 @@ class ExtractiveAnswerer:
         coverage = sum(w for t, w in query.terms.items() if t in context) / query.total
         if coverage < self.min_coverage:
             return False
-        top = max(query.terms.values(), default=0.0)
-        anchors = [t for t, w in query.terms.items() if w >= 0.999 * top]
-        if any(a not in context for a in anchors):
+        if any(a not in context for a in query.anchors):
             return False
+        if query.kind == "quantity" and not best.has_number:
+            return False  # the report names the subject but gives no figure for it
+        if query.unit_required and not best.has_unit:
+            return False  # a figure, but not of the kind asked (a count for an amount of money)
         return all(n in context for n in query.numbers)
 
     def answer(self, question: str, query: Query, documents: list[Document]) -> Answer:

@@ -14,8 +14,8 @@ _QUOTED = re.compile(r"[“「『\"]([\u4e00-\u9fffA-Za-z0-9]{2,8})[”」』\"]
 _COMPOUND = re.compile(r"[\u4e00-\u9fff]{2,4}(?:产业集群|企业|市场|产业带|工业区|集团|协会|商标|品牌)")
 
 
-def corpus_terms(texts: list[str], min_count: int = 2) -> list[str]:
-    """Quoted coinages, plus domain compounds that recur in the corpus."""
+def corpus_terms(texts: list[str], min_count: int = 1) -> list[str]:
+    """Quoted coinages, plus domain compounds (温台产业带, 台资企业) found in the corpus."""
     quoted: set[str] = set()
     compounds: Counter[str] = Counter()
     for text in texts:

@@ -62,6 +62,29 @@ def to_simplified(text: str) -> str:
     return _t2s().convert(text)
 
 
+@lru_cache(maxsize=1)
+def _aliases() -> list[tuple[str, list[str]]]:
+    from importlib import resources
+
+    rows = resources.files("assistant.data").joinpath("aliases.tsv").read_text(encoding="utf-8")
+    table = []
+    for line in rows.splitlines():
+        if line.strip() and not line.startswith("#"):
+            alias, wording = line.split("\t", 1)
+            table.append((alias.strip(), [w.strip() for w in wording.split("|") if w.strip()]))
+    return sorted(table, key=lambda row: -len(row[0]))
+
+
+def apply_aliases(text: str) -> str:
+    """Replace common paraphrases with the report's wording (table in data/aliases.tsv)."""
+    extra: list[str] = []
+    for alias, wording in _aliases():
+        if alias in text:
+            text = text.replace(alias, wording[0])
+            extra.extend(w for w in wording[1:] if w not in text)
+    return " ".join([text, *extra]) if extra else text
+
+
 def strip_invisible(text: str) -> str:
     """Drop ANSI escapes and control, format and lone-surrogate characters (newlines and tabs
     stay): what a terminal paste adds, and what no edge could print or serialise."""
@@ -72,7 +95,7 @@ def strip_invisible(text: str) -> str:
 def normalize_query(text: str) -> str:
     text = strip_invisible(unicodedata.normalize("NFKC", text))
     text = re.sub(r"\s+", " ", text).strip()
-    return convert_numerals(to_simplified(text))
+    return apply_aliases(convert_numerals(to_simplified(text)))
 
 
 def compact(text: str) -> str:

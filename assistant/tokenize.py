@@ -29,7 +29,7 @@ class Tokenizer:
         self._jieba.initialize()
         self._pos = None
         for term in user_terms or []:
-            self._jieba.add_word(term, freq=max(2000, 500 * len(term)))
+            self._jieba.add_word(term, freq=max(2000, 500 * len(term)), tag="n")
 
     @classmethod
     def from_file(cls, path: Path) -> "Tokenizer":

@@ -70,3 +70,14 @@ def test_a_small_budget_splits_a_section_at_sentence_boundaries():
     assert len(chunks) > 1
     assert all(c.text.endswith("。") for c in chunks)
     assert "".join(c.text for c in chunks) == outline.sections[1].paragraphs[0].text
+
+
+def test_a_paragraph_split_across_chunks_repeats_its_short_lead_in():
+    lead = "各市的数量差别较大。"
+    listing = "；".join(f"城市{i} {i} 个，年产值 {i * 10} 亿元" for i in range(1, 30)) + "。"
+    outline = recover_outline(paragraphs(f"# 文档\n\n## 一、总论\n\n{'前面的句子很长。' * 20}{lead}{listing}\n"), "x")
+    from assistant.chunk import chunk_outline
+
+    chunks = chunk_outline(outline, "t.md", max_tokens=200)
+    holder = next(c for c in chunks if "城市1 1 个" in c.text)
+    assert holder.text.startswith(lead)

@@ -1,0 +1,37 @@
+"""Follow-ups become standalone questions using the previous turn, without a language model."""
+
+import pytest
+
+from assistant.conversation import condense, is_follow_up
+
+
+@pytest.fixture(scope="module")
+def tokenizer(report_index):
+    return report_index.tokenizer
+
+
+def test_a_question_without_history_is_unchanged(tokenizer):
+    assert condense("杭州有多少个产业集群?", [], tokenizer) == "杭州有多少个产业集群?"
+
+
+def test_a_new_subject_replaces_the_old_one_in_the_previous_question(tokenizer):
+    history = [("绍兴有多少个产业集群？", "绍兴 58 个。")]
+    assert condense("那温州呢?", history, tokenizer) == "温州有多少个产业集群?"
+
+
+def test_a_pronoun_takes_the_previous_subject_and_its_topic(tokenizer):
+    history = [("杭州有多少个产业集群？", "杭州 124 个。")]
+    standalone = condense("它的产值呢?", history, tokenizer)
+    assert "杭州" in standalone and "产值" in standalone and "它" not in standalone
+
+
+def test_follow_ups_chain_through_several_turns(tokenizer):
+    history = [("绍兴有多少个产业集群？", "58 个。"), ("那温州呢？", "73 个。")]
+    assert "温州" in condense("它的产值呢?", history, tokenizer)
+
+
+def test_a_full_new_question_ignores_the_history(tokenizer):
+    history = [("绍兴有多少个产业集群？", "58 个。")]
+    question = "义乌中国小商品城汇集了多少种商品?"
+    assert not is_follow_up(question)
+    assert condense(question, history, tokenizer) == question
