@@ -22,6 +22,10 @@ eval_app = typer.Typer(invoke_without_command=True, help="Score the assistant ag
 app.add_typer(eval_app, name="eval")
 
 PersistOption = typer.Option(None, "--persist", help="index folder (default: index/, env ASSISTANT_PERSIST_DIR)")
+ChromaHostOption = typer.Option(
+    None, "--chroma-host", help="use the Chroma server on this host, not the embedded store (env ASSISTANT_CHROMA_HOST)"
+)
+ChromaPortOption = typer.Option(None, "--chroma-port", help="that Chroma server's port (default 8000, env ASSISTANT_CHROMA_PORT)")
 
 
 def _settings(**overrides) -> Settings:
@@ -53,6 +57,8 @@ def open_assistant(settings: Settings):
 def index(
     corpus: Optional[Path] = typer.Option(None, "--corpus", help="corpus folder (default: corpus/)"),
     persist: Optional[Path] = PersistOption,
+    chroma_host: Optional[str] = ChromaHostOption,
+    chroma_port: Optional[int] = ChromaPortOption,
     rebuild: bool = typer.Option(False, "--rebuild", help="rebuild even if the corpus is unchanged"),
 ) -> None:
     """Build or update the index of the corpus folder."""
@@ -60,7 +66,7 @@ def index(
 
     from assistant.index import build_index
 
-    settings = _settings(corpus_dir=corpus, persist_dir=persist)
+    settings = _settings(corpus_dir=corpus, persist_dir=persist, chroma_host=chroma_host, chroma_port=chroma_port)
     with Progress(transient=True, disable=not sys.stderr.isatty()) as bar:
         tasks: dict[str, int] = {}
 
@@ -85,12 +91,14 @@ def ask(
     question: str = typer.Argument(..., help="the question, in Chinese"),
     as_json: bool = typer.Option(False, "--json", help="print one JSON object"),
     persist: Optional[Path] = PersistOption,
+    chroma_host: Optional[str] = ChromaHostOption,
+    chroma_port: Optional[int] = ChromaPortOption,
     history: Optional[str] = typer.Option(None, "--history", help='earlier turns as JSON: [["问", "答"], ...]'),
 ) -> None:
     """Answer one question with numbered citations."""
     from assistant.chain import validate_question
 
-    settings = _settings(persist_dir=persist)
+    settings = _settings(persist_dir=persist, chroma_host=chroma_host, chroma_port=chroma_port)
     turns = _history(history)
     validate_question(question, settings.max_question_chars)  # a bad question fails before the index loads
     answer = open_assistant(settings).ask(question, history=turns)
@@ -99,7 +107,8 @@ def ask(
         return
     print(answer.answer)
     for c in answer.citations:
-        print(f"\n[{c.n}] {c.section or c.title}（{c.source}）\n    {c.text}")
+        document = f"《{c.title}》 {c.source}" if c.title and c.section else c.source
+        print(f"\n[{c.n}] {c.section or c.title}（{document}）\n    {c.text}")
 
 
 @eval_app.callback()
@@ -108,6 +117,8 @@ def evaluate(
     eval_set: Optional[Path] = typer.Option(None, "--set", help="evaluation set (JSONL or CSV)"),
     as_json: bool = typer.Option(False, "--json", help="print metrics and items as JSON"),
     persist: Optional[Path] = PersistOption,
+    chroma_host: Optional[str] = ChromaHostOption,
+    chroma_port: Optional[int] = ChromaPortOption,
     out: Optional[Path] = typer.Option(None, "--out", help="also write results.csv, metrics.json, report.html here"),
 ) -> None:
     """Run every item of an evaluation set and report the metrics; every run is kept in the data folder."""
@@ -125,7 +136,7 @@ def evaluate(
     loaded = load_eval_set(eval_set)
     for error in loaded.errors:
         print(f"skipped {eval_set}: {error}", file=sys.stderr)
-    assistant = open_assistant(_settings(persist_dir=persist))
+    assistant = open_assistant(_settings(persist_dir=persist, chroma_host=chroma_host, chroma_port=chroma_port))
     with Progress(transient=True, disable=not sys.stderr.isatty()) as bar:
         task = bar.add_task("评测", total=len(loaded.items))
         run = run_eval(assistant.ask, loaded.items, lambda done, total: bar.update(task, completed=done))
@@ -170,13 +181,17 @@ def eval_runs() -> None:
 
 
 @app.command()
-def info(persist: Optional[Path] = PersistOption) -> None:
+def info(
+    persist: Optional[Path] = PersistOption,
+    chroma_host: Optional[str] = ChromaHostOption,
+    chroma_port: Optional[int] = ChromaPortOption,
+) -> None:
     """Versions, corpus, index state, embedding and answer mode."""
     from importlib.metadata import PackageNotFoundError, version
 
     from assistant.index import read_manifest
 
-    settings = _settings(persist_dir=persist)
+    settings = _settings(persist_dir=persist, chroma_host=chroma_host, chroma_port=chroma_port)
     for package in ("assistant", "langchain-core", "langchain-chroma", "chromadb", "sentence-transformers", "gradio"):
         try:
             print(f"{package:22} {version(package)}")
@@ -190,6 +205,7 @@ def info(persist: Optional[Path] = PersistOption) -> None:
     else:
         print(f"{'index state':22} {len(manifest.documents)} documents, {manifest.chunks} chunks, built {manifest.built_at}")
         print(f"{'embedding':22} {manifest.embedding['kind']}:{manifest.embedding['model']}")
+        print(f"{'vectors':22} {manifest.vector_store}, collection {manifest.collection}")
     print(f"{'answer mode':22} {'llm' if settings.llm_enabled else 'extractive'}")
 
 

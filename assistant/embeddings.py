@@ -11,14 +11,18 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import unicodedata
 import zlib
 from collections import Counter
 from dataclasses import dataclass
 from functools import lru_cache
+from itertools import chain
+from operator import add
 from pathlib import Path
 from typing import Iterable
 
+import numpy as np
 from langchain_core.embeddings import Embeddings
 
 from assistant.errors import UserError
@@ -39,12 +43,13 @@ class EmbeddingSpec:
         return f"{self.kind}:{self.model} ({self.dim} dims)"
 
 
+_NOT_ALNUM = re.compile(r"[\W_]+")  # Python's \w is str.isalnum() plus "_"
+
+
 def _ngrams(text: str) -> Iterable[str]:
-    text = "".join(ch for ch in unicodedata.normalize("NFKC", text).lower() if not ch.isspace())
-    chars = [ch for ch in text if ch.isalnum()]
-    yield from chars
-    for i in range(len(chars) - 1):
-        yield chars[i] + chars[i + 1]
+    """Alphanumeric characters (NFKC, lower case), then the bigrams of adjacent ones."""
+    chars = _NOT_ALNUM.sub("", unicodedata.normalize("NFKC", text).lower())
+    return chain(chars, map(add, chars, chars[1:]))
 
 
 @lru_cache(maxsize=200_000)
@@ -60,6 +65,7 @@ class HashingEmbeddings(Embeddings):
         self.dim = dim
         self.idf = idf or {}
         self.n_docs = n_docs
+        self._weights: dict[str, tuple[int, float]] = {}  # per fitted state, emptied by fit()
 
     @property
     def spec(self) -> EmbeddingSpec:
@@ -71,25 +77,42 @@ class HashingEmbeddings(Embeddings):
             df.update(set(_ngrams(text)))
         self.n_docs = len(texts)
         self.idf = {g: math.log((1 + self.n_docs) / (1 + c)) + 1.0 for g, c in df.items()}
+        self._weights = {}
         return self
 
     def _unseen_idf(self) -> float:
         return math.log(1 + self.n_docs) + 1.0
 
-    def _vector(self, text: str) -> list[float]:
-        vec = [0.0] * self.dim
-        unseen = self._unseen_idf()
-        for gram, count in Counter(_ngrams(text)).items():
+    def _weight(self, gram: str) -> tuple[int, float]:
+        """(bucket, signed IDF) of a gram; known grams are cached, a corpus repeats most of them."""
+        found = self._weights.get(gram)
+        if found is None:
             bucket, sign = _bucket(gram, self.dim)
-            vec[bucket] += sign * (1.0 + math.log(count)) * self.idf.get(gram, unseen)
-        norm = math.sqrt(sum(v * v for v in vec)) or 1.0
-        return [v / norm for v in vec]
+            idf = self.idf.get(gram)
+            found = (bucket, sign * (self._unseen_idf() if idf is None else idf))
+            if idf is not None:  # only the fitted vocabulary: queries must not grow the cache
+                self._weights[gram] = found
+        return found
+
+    def matrix(self, texts: list[str]) -> np.ndarray:
+        """Unit-length rows, one per text: sum of sign·(1+log tf)·idf per bucket, as numpy."""
+        out = np.zeros((len(texts), self.dim))
+        for row, text in enumerate(texts):
+            counts = Counter(_ngrams(text))
+            if not counts:
+                continue
+            buckets, signed_idf = zip(*map(self._weight, counts))
+            tf = 1.0 + np.log(np.fromiter(counts.values(), dtype=np.float64, count=len(counts)))
+            out[row] = np.bincount(buckets, weights=np.asarray(signed_idf) * tf, minlength=self.dim)
+        norms = np.sqrt(np.einsum("ij,ij->i", out, out))
+        norms[norms == 0.0] = 1.0
+        return out / norms[:, None]
 
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
-        return [self._vector(t) for t in texts]
+        return self.matrix(texts).tolist()
 
     def embed_query(self, text: str) -> list[float]:
-        return self._vector(text)
+        return self.matrix([text])[0].tolist()
 
     def save(self, path: Path) -> None:
         path.write_text(json.dumps({"dim": self.dim, "n_docs": self.n_docs, "idf": self.idf}, ensure_ascii=False))

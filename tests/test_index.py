@@ -53,7 +53,7 @@ def test_a_failed_build_leaves_the_previous_index_answering(tmp_path, small_corp
     def explode(*args, **kwargs):
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(index_module, "vector_store", explode)
+    monkeypatch.setattr(index_module, "_add_vectors", explode)
     with pytest.raises(RuntimeError):
         build_index(settings, rebuild=True)
     assert read_manifest(settings.persist_dir).build_id == before
