@@ -212,7 +212,9 @@ class ExtractiveAnswerer:
                 break
             if sum(len(c.text) for c in chosen) + len(seg.text) > budget:
                 continue
-            if seg.covered and not seg.covered <= set().union(*(c.covered for c in chosen)):
+            covered = set().union(*(c.covered for c in chosen))
+            gain = sum(query.terms[t] for t in seg.covered - covered)
+            if gain >= 0.15 * query.total:  # it answers a part of the question the others do not
                 chosen.append(seg)
         chosen.sort(key=lambda s: (s.rank, s.start))
         return _compose(question, chosen, documents, passages)
