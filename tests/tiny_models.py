@@ -40,7 +40,7 @@ def build_bi_encoder(folder: Path, texts: list[str]) -> Path:
     hf = folder / "hf"
     _tiny_bert(hf, texts)
     transformer = models.Transformer(str(hf), max_seq_length=256)
-    pooling = models.Pooling(transformer.get_word_embedding_dimension(), pooling_mode="mean")
+    pooling = models.Pooling(transformer.get_embedding_dimension(), pooling_mode="mean")
     SentenceTransformer(modules=[transformer, pooling], device="cpu").save(str(folder / "model"))
     return folder / "model"
 
