@@ -43,3 +43,6 @@ class Answer(BaseModel):
     timings_ms: dict[str, float] = Field(default_factory=dict)
     mode: str = "extractive"
     warnings: list[str] = Field(default_factory=list)
+    extractive_answer: str | None = Field(
+        None, description="the extractive answer, shown beside a generated one whose numbers failed the check"
+    )

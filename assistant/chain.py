@@ -1,13 +1,17 @@
 """`Assistant`: the one Python API every edge calls (CLI, UI, HTTP API, evaluation).
 
 The answer is a LangChain runnable chain: normalise → condense (follow-ups) → retrieve →
-answer. The index is opened once per Assistant and shared by every question.
+answer. The index is opened once per Assistant and shared by every question. With an LLM
+endpoint configured the model condenses and writes the answer (`assistant.llm`); the chain
+streams its text deltas and ends with the checked `Answer`.
 """
 
 from __future__ import annotations
 
 import time
+from typing import Iterator
 
+from langchain_core.language_models import BaseChatModel
 from langchain_core.runnables import RunnableLambda, RunnablePassthrough
 
 from assistant.answer import ExtractiveAnswerer, analyse
@@ -15,6 +19,7 @@ from assistant.answer_models import Answer
 from assistant.conversation import History, condense
 from assistant.errors import UserError
 from assistant.index import LoadedIndex
+from assistant.llm import LLMAnswerer, LLMError, build_chat_model
 from assistant.normalize import normalize_query, strip_invisible
 from assistant.rerank import Reranker
 from assistant.retrieve import HybridRetriever
@@ -60,7 +65,9 @@ def validate_history(history: object, max_chars: int) -> list[tuple[str, str]]:
 
 
 class Assistant:
-    def __init__(self, settings: Settings, index: LoadedIndex | None = None) -> None:
+    def __init__(
+        self, settings: Settings, index: LoadedIndex | None = None, chat_model: BaseChatModel | None = None
+    ) -> None:
         self.settings = settings
         self.index = index or LoadedIndex.open(settings)
         self.retriever = HybridRetriever(
@@ -70,6 +77,10 @@ class Assistant:
             reranker=Reranker(settings.reranker_model) if settings.reranker_model else None,
         )
         self.answerer = ExtractiveAnswerer()
+        # generated answers when an endpoint is configured (or a chat model is handed in)
+        if chat_model is None and settings.llm_enabled:
+            chat_model = build_chat_model(settings)
+        self.generator = LLMAnswerer(chat_model, settings) if chat_model is not None else None
         self.chain = (
             RunnablePassthrough.assign(standalone=RunnableLambda(self._standalone))
             | RunnablePassthrough.assign(documents=RunnableLambda(self._retrieve))
@@ -78,10 +89,19 @@ class Assistant:
 
     @property
     def mode(self) -> str:
-        return "extractive"
+        return "llm" if self.generator else "extractive"
 
     def _standalone(self, inputs: dict) -> str:
-        return condense(normalize_query(inputs["question"]), inputs["history"], self.index.tokenizer)
+        question = normalize_query(inputs["question"])
+        if self.generator and inputs["history"]:
+            started = time.perf_counter()
+            try:
+                return normalize_query(self.generator.condense(question, inputs["history"], inputs["budget"]))
+            except LLMError as exc:
+                inputs["warnings"].append(f"语言模型改写追问失败（{exc}），已改用规则改写。")
+            finally:
+                inputs["timings"]["condense"] = _ms(started)
+        return condense(question, inputs["history"], self.index.tokenizer)
 
     def _retrieve(self, inputs: dict):
         started = time.perf_counter()
@@ -89,22 +109,52 @@ class Assistant:
         inputs["timings"]["retrieve"] = _ms(started)
         return documents
 
-    def _answer(self, inputs: dict) -> Answer:
+    def _answer(self, inputs: dict) -> Iterator[str | Answer]:
+        """Text deltas, then the final Answer; extractive mode sends its answer as one delta."""
         started = time.perf_counter()
         query = analyse(inputs["standalone"], self.index)
-        answer = self.answerer.answer(inputs["question"], query, inputs["documents"])
+
+        def extractive() -> Answer:
+            return self.answerer.answer(inputs["question"], query, inputs["documents"])
+
+        if self.generator is None:
+            answer = extractive()
+            yield answer.answer
+        else:
+            for event in self.generator.stream(
+                inputs["question"], inputs["standalone"], inputs["documents"], inputs["budget"], extractive
+            ):
+                if isinstance(event, Answer):
+                    answer = event
+                else:
+                    yield event
         answer.standalone_question = inputs["standalone"]
+        answer.warnings = [*inputs["warnings"], *answer.warnings]
         inputs["timings"]["answer"] = _ms(started)
-        return answer
+        yield answer
 
     def validate(self, question: object) -> str:
         return validate_question(question, self.settings.max_question_chars)
 
-    def ask(self, question: str, history: History | None = None) -> Answer:
+    def stream(self, question: str, history: History | None = None) -> Iterator[str | Answer]:
+        """Text deltas (str) as they are written, then the final `Answer`, which supersedes them.
+
+        Bad input raises UserError here, before anything is streamed.
+        """
+        return self._events(
+            self.validate(question), validate_history(history, self.settings.max_question_chars)
+        )
+
+    def _events(self, question: str, history: History) -> Iterator[str | Answer]:
         started = time.perf_counter()
-        question = self.validate(question)
         timings: dict[str, float] = {}
-        turns = validate_history(history, self.settings.max_question_chars)
-        answer = self.chain.invoke({"question": question, "history": turns, "timings": timings})
-        answer.timings_ms = {**timings, "total": _ms(started)}
+        budget = self.generator.budget() if self.generator else None
+        inputs = {"question": question, "history": history, "timings": timings, "warnings": [], "budget": budget}
+        for event in self.chain.stream(inputs):
+            if isinstance(event, Answer):
+                event.timings_ms = {**timings, "total": _ms(started)}
+            yield event
+
+    def ask(self, question: str, history: History | None = None) -> Answer:
+        *_, answer = self.stream(question, history)
         return answer

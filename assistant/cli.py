@@ -102,10 +102,14 @@ def ask(
     turns = _history(history)
     validate_question(question, settings.max_question_chars)  # a bad question fails before the index loads
     answer = open_assistant(settings).ask(question, history=turns)
+    for warning in answer.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
     if as_json:
         print(answer.model_dump_json(indent=2))
         return
     print(answer.answer)
+    if answer.extractive_answer:
+        print(f"\n抽取式答案：{answer.extractive_answer}")
     for c in answer.citations:
         document = f"《{c.title}》 {c.source}" if c.title and c.section else c.source
         print(f"\n[{c.n}] {c.section or c.title}（{document}）\n    {c.text}")
@@ -139,7 +143,16 @@ def evaluate(
     assistant = open_assistant(_settings(persist_dir=persist, chroma_host=chroma_host, chroma_port=chroma_port))
     with Progress(transient=True, disable=not sys.stderr.isatty()) as bar:
         task = bar.add_task("评测", total=len(loaded.items))
-        run = run_eval(assistant.ask, loaded.items, lambda done, total: bar.update(task, completed=done))
+        warned: list[str] = []
+
+        def ask(question: str, history=None):
+            answer = assistant.ask(question, history=history)
+            warned.extend(answer.warnings[:1])
+            return answer
+
+        run = run_eval(ask, loaded.items, lambda done, total: bar.update(task, completed=done))
+    if warned:
+        print(f"warning: {len(warned)} answers carry warnings, the first: {warned[0]}", file=sys.stderr)
     if as_json:
         print(dump_json(run))
     else:
