@@ -204,6 +204,14 @@ def _markdown(results: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _save(results: dict, out: Path) -> None:
+    """Written after every measurement, so an interrupted run keeps what it measured."""
+    (out / "results.json").write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n")
+    (out / "results.md").write_text(_markdown(results), encoding="utf-8")
+    if results["scaling"]:
+        _plot(results["scaling"], out / "scaling.png")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scales", default="1,10,100")
@@ -237,6 +245,7 @@ def main() -> None:
             metrics = _child("compare", str(work / "compare"))
             results["comparison"] = {**metrics, "ratios": _ratios(metrics)}
             print(json.dumps(results["comparison"]["ratios"]), file=sys.stderr)
+            _save(results, args.out)
         for variant in args.variants.split(","):
             for scale in (int(s) for s in args.scales.split(",")):
                 folder = work / f"{variant}-{scale}"
@@ -245,14 +254,12 @@ def main() -> None:
                 row.update(_child("query", str(corpus), str(folder / "index"), str(args.queries)))
                 results["scaling"].append(row)
                 print(json.dumps(row), file=sys.stderr)
+                _save(results, args.out)
                 shutil.rmtree(folder, ignore_errors=True)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     results["machine"] += f", {os.getloadavg()[0]:.1f} at end"
-    (args.out / "results.json").write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n")
-    (args.out / "results.md").write_text(_markdown(results), encoding="utf-8")
-    if results["scaling"]:
-        _plot(results["scaling"], args.out / "scaling.png")
+    _save(results, args.out)
     print(_markdown(results))
 
 

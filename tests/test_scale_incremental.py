@@ -14,11 +14,12 @@ from assistant.index import LoadedIndex, build_index, current_build, plan_change
 from assistant.tokenize import Tokenizer
 from conftest import make_settings
 
+CITIES = ["杭州", "宁波", "温州", "台州", "嘉兴", "湖州", "绍兴", "金华", "衢州", "舟山", "丽水", "义乌"]
+# twelve two-section reports: big enough that one update stays under the refit share
 REPORTS = {
-    "hangzhou.md": "# 杭州报告\n\n## 一、现状\n\n杭州有产业集群 124 个，年产值 3380 亿元。\n\n## 二、问题\n\n杭州的土地要素紧张。\n",
-    "ningbo.md": "# 宁波报告\n\n## 一、现状\n\n宁波有产业集群 77 个，服装业领先。\n\n## 二、对策\n\n宁波要建设港口物流。\n",
-    "wenzhou.md": "# 温州报告\n\n## 一、现状\n\n温州鞋业集群有企业 4000 家。\n\n## 二、对策\n\n温州要培育品牌。\n",
-    "taizhou.md": "# 台州报告\n\n## 一、现状\n\n台州汽摩配件集群有企业 5000 家。\n",
+    f"city-{i:02d}.md": f"# {city}报告\n\n## 一、现状\n\n{city}有产业集群 {20 + i} 个，企业 {300 + 7 * i} 家。\n\n"
+    f"## 二、对策\n\n{city}要培育第 {i + 1} 批区域品牌。\n"
+    for i, city in enumerate(CITIES)
 }
 
 
@@ -65,17 +66,17 @@ def test_an_update_embeds_and_tokenises_only_added_and_changed_files(tmp_path, c
     settings = make_settings(tmp_path, corpus, chroma_host=None)
     first = build_index(settings).manifest
     counts = Counting(monkeypatch)
-    (corpus / "ningbo.md").write_text(REPORTS["ningbo.md"].replace("77", "78"), encoding="utf-8")
-    (corpus / "wenzhou.md").unlink()
-    (corpus / "lishui.md").write_text("# 丽水报告\n\n## 一、现状\n\n丽水有竹木制品集群。\n", encoding="utf-8")
+    (corpus / "city-01.md").write_text(REPORTS["city-01.md"].replace("21 个", "99 个"), encoding="utf-8")
+    (corpus / "city-02.md").unlink()
+    (corpus / "new.md").write_text("# 新报告\n\n## 一、现状\n\n龙泉有青瓷宝剑集群。\n", encoding="utf-8")
     assert plan_changes(settings, first, current_build(settings.persist_dir), {"x.md": "0"}).full is False
 
     second = build_index(settings).manifest
     index = LoadedIndex.open(settings)
-    new_chunks = [c for c in index.chunks if c.source in {"ningbo.md", "lishui.md"}]
+    new_chunks = [c for c in index.chunks if c.source in {"city-01.md", "new.md"}]
     assert sorted(counts.embedded) == sorted(c.heading_text for c in new_chunks)
     assert sorted(counts.tokenised) == sorted(c.heading_text for c in new_chunks)
-    assert set(second.documents) == {"hangzhou.md", "ningbo.md", "lishui.md", "taizhou.md"}
+    assert set(second.documents) == set(REPORTS) - {"city-02.md"} | {"new.md"}
     assert second.fitted_chunks == first.fitted_chunks and second.updated_chunks > 0
     assert second.embedding == first.embedding
     # the new build answers, the previous one is kept for readers, and vectors match chunks
@@ -83,16 +84,16 @@ def test_an_update_embeds_and_tokenises_only_added_and_changed_files(tmp_path, c
     assert {p.name for p in (settings.persist_dir / "builds").iterdir()} == {first.build_id, second.build_id}
     assert index.store._collection.count() == len(index.chunks) == second.chunks
     answers = Assistant(settings, index)
-    assert "78" in answers.ask("宁波有多少个产业集群？").answer
-    assert "竹木" in answers.ask("丽水有什么产业集群？").answer
-    assert all(c.source != "wenzhou.md" for c in index.chunks)
+    assert "99" in answers.ask("宁波有多少个产业集群？").answer
+    assert "青瓷" in answers.ask("龙泉有什么产业集群？").answer
+    assert all(c.source != "city-02.md" for c in index.chunks)
 
 
 def test_an_update_stores_the_same_chunks_and_tokens_as_a_full_build(tmp_path, corpus):
     settings = make_settings(tmp_path, corpus)
     build_index(settings)
-    (corpus / "hangzhou.md").write_text(REPORTS["hangzhou.md"].replace("124", "125"), encoding="utf-8")
-    (corpus / "jinhua.md").write_text("# 金华报告\n\n## 一、现状\n\n金华有五金集群。\n", encoding="utf-8")
+    (corpus / "city-00.md").write_text(REPORTS["city-00.md"].replace("20 个", "125 个"), encoding="utf-8")
+    (corpus / "new.md").write_text("# 新报告\n\n## 一、现状\n\n永康有五金集群。\n", encoding="utf-8")
     updated = build_index(settings).manifest
     full_settings = make_settings(tmp_path / "full", corpus)
     full = build_index(full_settings).manifest
@@ -118,7 +119,7 @@ def test_many_updates_trigger_a_full_build_that_refits(tmp_path, corpus):
     first = build_index(settings).manifest
     updated = first
     for round_ in range(1, 10):
-        (corpus / "taizhou.md").write_text(REPORTS["taizhou.md"] + f"\n第{round_}次修订。\n", encoding="utf-8")
+        (corpus / "city-03.md").write_text(REPORTS["city-03.md"] + f"\n第{round_}次修订。\n", encoding="utf-8")
         updated = build_index(settings).manifest
         if updated.updated_chunks == 0:
             break
@@ -146,7 +147,7 @@ def test_settings_that_change_chunks_or_vectors_force_a_full_build(tmp_path, cor
 def test_a_failed_update_leaves_the_previous_build_answering(tmp_path, corpus, monkeypatch):
     settings = make_settings(tmp_path, corpus)
     first = build_index(settings).manifest
-    (corpus / "jinhua.md").write_text("# 金华报告\n\n## 一、现状\n\n金华有五金集群。\n", encoding="utf-8")
+    (corpus / "new.md").write_text("# 新报告\n\n## 一、现状\n\n永康有五金集群。\n", encoding="utf-8")
 
     def broken(*args, **kwargs):
         raise RuntimeError("disk full")
