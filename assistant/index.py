@@ -50,7 +50,7 @@ from assistant.lexicon import corpus_terms
 from assistant.normalize import compact
 from assistant.outline import Outline, Section
 from assistant.settings import Settings
-from assistant.tokenize import Tokenizer
+from assistant.tokenize import Tokenizer, tokenizer_for
 
 FORMAT_VERSION = 2  # 2: per-chunk tokens stored, so updates need not re-tokenise
 CURRENT = "CURRENT"
@@ -176,7 +176,7 @@ def chroma_client(settings: Settings, build: Path):
                 f"cannot reach the Chroma server at {vector_location(settings)} ({_first_line(exc)}); "
                 "start it with `chroma run --path DIR --host HOST --port PORT` or fix --chroma-host/--chroma-port"
             ) from None
-    return chromadb.PersistentClient(path=str(build / "chroma"), settings=chroma_settings)
+    return chromadb.PersistentClient(path=str((build / "chroma").resolve()), settings=chroma_settings)
 
 
 def vector_store(settings: Settings, build: Path, collection: str, embeddings):
@@ -403,7 +403,7 @@ def _write_full(
         raise UserError(f"the documents in {settings.corpus_dir} contain no text")
     terms = corpus_terms([c.heading_text for c in chunks])
     (build / USERDICT).write_text("\n".join(terms), encoding="utf-8")
-    token_lists = _tokenise(Tokenizer(terms), chunks, tell)
+    token_lists = _tokenise(tokenizer_for(tuple(terms)), chunks, tell)
     embeddings = make_embeddings(settings, None, None)
     if isinstance(embeddings, HashingEmbeddings):
         embeddings.fit([c.heading_text for c in chunks]).save(build / HASHING_STATE)

@@ -20,13 +20,44 @@ def stopwords() -> frozenset[str]:
     return frozenset(w.strip() for w in text.splitlines() if w.strip() and not w.startswith("#"))
 
 
+@lru_cache(maxsize=1)
+def _dictionary() -> tuple[dict[str, int], int]:
+    """jieba's main dictionary (word → frequency, total), read once per process.
+
+    Reading it is the slowest step of opening or building an index; every Tokenizer copies
+    this dict instead, which is an order of magnitude cheaper.
+    """
+    import jieba
+
+    jieba.setLogLevel(60)
+    base = jieba.Tokenizer()
+    base.initialize()
+    return base.FREQ, base.total
+
+
+@lru_cache(maxsize=1)
+def _pos_tokenizer_class():
+    """jieba's POSTokenizer, with the part-of-speech table of the main dictionary parsed once
+    per process (jieba.posseg already did so on import) rather than once per tokenizer."""
+    import jieba.posseg
+
+    shared = jieba.posseg.dt.word_tag_tab
+
+    class SharedTablePOSTokenizer(jieba.posseg.POSTokenizer):
+        def load_word_tag(self, f) -> None:
+            f.close()
+            self.word_tag_tab = dict(shared)
+
+    return SharedTablePOSTokenizer
+
+
 class Tokenizer:
     def __init__(self, user_terms: list[str] | None = None) -> None:
         import jieba
 
-        jieba.setLogLevel(60)
+        freq, total = _dictionary()
         self._jieba = jieba.Tokenizer()
-        self._jieba.initialize()
+        self._jieba.FREQ, self._jieba.total, self._jieba.initialized = dict(freq), total, True
         self._pos = None
         for term in user_terms or []:
             self._jieba.add_word(term, freq=max(2000, 500 * len(term)), tag="n")
@@ -34,7 +65,11 @@ class Tokenizer:
     @classmethod
     def from_file(cls, path: Path) -> "Tokenizer":
         terms = path.read_text(encoding="utf-8").split("\n") if path.is_file() else []
-        return cls([t for t in terms if t])
+        return tokenizer_for(tuple(t for t in terms if t))
+
+    def knows(self, word: str) -> bool:
+        """Whether `word` is in the dictionary (jieba's own or the corpus's), i.e. a real word."""
+        return self._jieba.FREQ.get(word, 0) > 0
 
     def tokens(self, text: str) -> list[str]:
         """Search-mode segmentation (words plus their sub-words), without stopwords or punctuation."""
@@ -47,8 +82,13 @@ class Tokenizer:
 
     def tagged(self, text: str) -> list[tuple[str, str]]:
         """(word, part-of-speech flag) pairs, with the corpus vocabulary."""
-        import jieba.posseg
-
         if self._pos is None:
-            self._pos = jieba.posseg.POSTokenizer(self._jieba)
+            self._pos = _pos_tokenizer_class()(self._jieba)
         return [(p.word, p.flag) for p in self._pos.cut(text)]
+
+
+@lru_cache(maxsize=4)
+def tokenizer_for(user_terms: tuple[str, ...]) -> Tokenizer:
+    """One tokenizer per vocabulary and process: a build and the index it opens share it, and
+    a tokenizer never changes after it is made."""
+    return Tokenizer(list(user_terms))
