@@ -30,19 +30,32 @@ REASONING = re.compile(r"为什么|为何|原因|怎么|如何|怎样|措施|对
 _NUMBER = re.compile(r"\d+(?:\.\d+)?")
 _CN_NUMERAL = "一二两三四五六七八九十百千"
 _COUNT = re.compile(rf"\d|第[{_CN_NUMERAL}]+|[{_CN_NUMERAL}]+(?:个|家|种|件|项|类|条|大|分之)")
-# the measure word a quantity question asks for, and the nouns that imply one
+# what a year question needs: a year, not a duration (「二十多年」)
+_YEAR = r"(?:1[89]|20)\d\d\s*年"
+# the measure word a quantity question asks for (「那几年」 points back, it does not ask), and
+# the nouns that imply one
 _ASKED_UNIT = re.compile(
-    r"(?:多少|几)多?(个|家|件|种|吨|双|人|项|所|条|次|位|倍|分钟|平方米|平方公里|亿元|万元|元|亿|万|年)"
+    r"(?<![那这])(?:多少|几)多?(个|家|件|种|吨|双|人|项|所|条|次|位|倍|分钟|平方米|平方公里|亿元|万元|元|亿|万|年)"
 )
 _IMPLIED_UNIT = [  # first match wins: 「科研经费的企业占多大比例」 asks for a share, not money
     (re.compile(r"比例|比重|百分之|占比|占有率|多少成|占多少|占多大"), "%|分之", False),
     (re.compile(r"增长|增幅|递增"), "%|百分点|倍", False),
     (re.compile(r"面积|占地|多大地方"), "平方米|平方公里|亩|公顷", True),
     (re.compile(r"员工|职工|雇员|就业|人数|多少人"), "人|名", True),
-    (re.compile(r"哪一?年|何年|什么时候|何时|成立|建成|开业|设立"), "年", True),
+    (re.compile(r"哪一?年|何年|什么时候|何时|成立|建成|开业|设立"), _YEAR, True),
     (re.compile(r"产值|成交额|收入|销售额|总额|资金|经费|投资|多少钱"), "元", True),
 ]
 _LEAD = re.compile(r"^[^，。；：、]{1,6}[：:]")
+# a number the question names as a constraint, not one that counts the parts of the answer
+# it wants (「哪3个方面」, 「这2个」)
+_CONSTRAINT = re.compile(r"(?<![哪这那几前])\d+(?:\.\d+)?")
+# a plan period (十一五) or a figure with digits: when the corpus never uses it, the question is
+# about a time or quantity the report does not cover
+_PERIOD = re.compile(r"^[一二三四五六七八九十]+五$|\d")
+# a sentence that opens a list, the items that continue it, and a numbered heading
+_LIST_OPENS = re.compile(r"一是|第一[，,、]|首先|其一|[（(]1[）)]|①|[：:]\s*$")
+_LIST_GOES_ON = re.compile(r"^\s*(?:[二三四五六七八九十]是|第[二三四五六七八九十][，,、]|其[二三四五]|其次|再次|最后|[（(]\d+[）)]|[②③④⑤⑥⑦⑧⑨])")
+_HEADING = re.compile(r"^\s*(?:\d+(?:\.\d+)*\s*[、.．]?\s|\d+、|[一二三四五六七八九十]+、|[（(][一二三四五六七八九十]+[）)])")
 
 
 @dataclass
@@ -75,15 +88,19 @@ class Segment:
 # jieba part-of-speech flags of words that carry no topic: adverbs, pronouns, particles,
 # prepositions, conjunctions, interjections, classifiers, numerals, directions
 FUNCTION_FLAGS = {"d", "r", "y", "u", "uj", "ul", "uz", "ud", "ug", "uv", "p", "c", "e", "o", "q", "m", "f", "zg", "k", "h"}
-# names of places, people and organisations must be in the answering passage; numerals and
-# times the corpus never uses (十二五 in a 十一五 report) mean it is not covered at all
+# names of places, people and organisations must be in the answering passage; a name, plan
+# period or dated figure the corpus never uses (江苏, 十二五 in a 十一五 report) means the
+# report does not cover the question. Other unknown words (扎堆, 眼下) are just how people talk.
 NAME_FLAGS = {"ns", "nr", "nt", "nz", "nrt", "nrfg"}
+UNKNOWN_NAME_FLAGS = {"ns", "nr", "nt", "nrt", "nrfg"}
+
 TIME_FLAGS = {"m", "t"}
 
 
 def _misread(word: str, question: str, index: LoadedIndex) -> bool:
-    """An unknown name that jieba cut out of a known phrase (「和金」 from 「和金衢丽产业带」)."""
-    if index.chunk_frequency(word):
+    """An unknown name that jieba cut out of a known phrase (「和金」 from 「和金衢丽产业带」);
+    a real word (「广东省」) is never a misreading, however its neighbours overlap the corpus."""
+    if index.chunk_frequency(word) or index.tokenizer.knows(word):
         return False
     at = question.find(word)
     if at < 0:
@@ -119,8 +136,13 @@ def analyse(question: str, index: LoadedIndex) -> Query:
         if not word or word in stop or _NUMBER.fullmatch(word) or not re.search(r"\w", word):
             continue
         df = index.chunk_frequency(word)
-        if (flag in NAME_FLAGS or (flag in TIME_FLAGS and df == 0)) and not _misread(word, question, index):
+        if df:
+            named = flag in NAME_FLAGS
+        else:
+            named = flag in UNKNOWN_NAME_FLAGS or (flag in TIME_FLAGS and bool(_PERIOD.search(word)))
+        if named and not _misread(word, question, index):
             anchors.add(word)
+
         if df and flag not in FUNCTION_FLAGS:
             # a lone character (靠, 排, 抓) says little about the topic on its own
             terms[word] = _idf(df, n) * (0.3 if len(word) == 1 else 1.0)
@@ -132,7 +154,15 @@ def analyse(question: str, index: LoadedIndex) -> Query:
     elif QUANTITY.search(question):
         kind = "quantity"
     unit, required = _asked_unit(question) if kind == "quantity" else (None, False)
-    return Query(question, terms, _NUMBER.findall(question), kind, unit, required, anchors)
+
+    return Query(question, terms, _CONSTRAINT.findall(question), kind, unit, required, anchors)
+
+
+def _figure(unit: str) -> str:
+    """A number carrying `unit` (「30 亿元」, 「三十多个」), or the year pattern itself."""
+    if unit == _YEAR:
+        return _YEAR
+    return rf"(?:\d[\d.]*|[{_CN_NUMERAL}]+)(?:多|余)?[十百千万亿]?个?(?:{unit})"
 
 
 def _asked_unit(question: str) -> tuple[str | None, bool]:
@@ -148,9 +178,12 @@ def _asked_unit(question: str) -> tuple[str | None, bool]:
 class ExtractiveAnswerer:
     """Chooses and quotes sentences; the thresholds are fractions of the question's weight."""
 
-    def __init__(self, passages: int = 4, min_coverage: float = 0.35, budget_chars: int = 150) -> None:
+    def __init__(
+        self, passages: int = 4, min_coverage: float = 0.35, budget_chars: int = 150, runner_up: float = 0.7
+    ) -> None:
         self.passages = passages
         self.min_coverage = min_coverage
+        self.runner_up = runner_up
         self.budget_chars = budget_chars
 
     def _segments(self, query: Query, documents: list[Document]) -> list[Segment]:
@@ -171,10 +204,7 @@ class ExtractiveAnswerer:
                 )
                 score /= query.total
                 has_number = bool(_COUNT.search(flat))
-                has_unit = bool(
-                    query.unit
-                    and re.search(rf"(?:\d[\d.]*|[{_CN_NUMERAL}]+)(?:多|余)?[十百千万亿]?个?(?:{query.unit})", flat)
-                )
+                has_unit = bool(query.unit and re.search(_figure(query.unit), flat))
                 if query.kind == "quantity":
                     score += 0.15 if has_number else -0.2
                 if query.unit and has_number:
@@ -184,30 +214,47 @@ class ExtractiveAnswerer:
                 segments.append(Segment(rank, start, end, piece, score, covered, has_number, has_unit))
         return segments
 
-    def _grounded(self, query: Query, best: Segment, documents: list[Document]) -> bool:
-        """The question's rarest words and its numbers must be in the answering passage."""
+    def gap(self, query: Query, best: Segment, documents: list[Document]) -> str | None:
+        """What the answering passage lacks (the question's rarest words, its names, its numbers,
+        the kind of figure asked for), said in a few words for the decline; None when grounded."""
         doc = documents[best.rank]
-        context = compact(doc.page_content + doc.metadata.get("section", ""))
+        # the document's title counts: 「浙江」 need not be repeated in every passage of a Zhejiang report
+        context = compact(doc.page_content + doc.metadata.get("section", "") + doc.metadata.get("title", ""))
+        missing_names = sorted(a for a in query.anchors if a not in context)
+        if missing_names:
+            return f"报告没有提到「{'、'.join(missing_names)}」"
+        missing_numbers = [n for n in query.numbers if n not in context]
+        if missing_numbers:
+            return f"报告没有与「{'、'.join(missing_numbers)}」对应的内容"
         coverage = sum(w for t, w in query.terms.items() if t in context) / query.total
         if coverage < self.min_coverage:
-            return False
-        if any(a not in context for a in query.anchors):
-            return False
+            return "报告中没有与这个问题对得上的段落"
         if query.kind == "quantity" and not best.has_number:
-            return False  # the report names the subject but gives no figure for it
+            return "报告提到了相关内容，但没有给出这个数字"
         if query.unit_required and not best.has_unit:
-            return False  # a figure, but not of the kind asked (a count for an amount of money)
-        return all(n in context for n in query.numbers)
+            return "报告提到了相关内容，但没有给出这一类数字"  # a count where money was asked, say
+        return None
 
     def answer(self, question: str, query: Query, documents: list[Document]) -> Answer:
         passages = [_passage(doc) for doc in documents]
         segments = sorted(self._segments(query, documents), key=lambda s: -s.score)
-        if not query.terms or not segments or not self._grounded(query, segments[0], documents):
-            return _decline(question, query, passages)
-        best = segments[0]
-        budget = self.budget_chars * (2 if query.kind in ("list", "reason") else 1)
-        chosen = [best]
+        if not query.terms or not segments:
+            return _decline(question, "报告中没有与这个问题对得上的段落", passages)
+        # the best-scored sentence whose passage holds what the question names; a close
+        # runner-up may be the grounded one (the passage with 「300 亿元」 ranked third)
+        best, missing = segments[0], self.gap(query, segments[0], documents)
         for seg in segments[1:]:
+            if not missing or seg.score < self.runner_up * segments[0].score:
+                break
+            if self.gap(query, seg, documents) is None:
+                best, missing = seg, None
+        if missing:
+            return _decline(question, missing, passages)
+        budget = self.budget_chars * (2 if query.kind in ("list", "reason") else 1)
+        chosen = [best, *_continuation(best, segments, budget)]
+        for seg in segments:
+            if seg in chosen:
+                continue
             if len(chosen) >= 3 or seg.score < 0.85 * best.score:
                 break
             if sum(len(c.text) for c in chosen) + len(seg.text) > budget:
@@ -218,6 +265,28 @@ class ExtractiveAnswerer:
                 chosen.append(seg)
         chosen.sort(key=lambda s: (s.rank, s.start))
         return _compose(question, chosen, documents, passages)
+
+
+def _continuation(best: Segment, segments: list[Segment], budget: int) -> list[Segment]:
+    """What completes `best` in its passage: the items of a list it opens (一是… 二是…, a lead-in
+    ending in ：), or the text under a numbered heading it quotes. A heading alone answers nothing."""
+    after = sorted((s for s in segments if s.rank == best.rank and s.start >= best.end), key=lambda s: s.start)
+    heading = bool(_HEADING.match(best.text)) and len(best.text) <= 40
+    enumerates = bool(_LIST_OPENS.search(best.text))
+    if not (heading or enumerates):
+        return []
+    taken: list[Segment] = []
+    used = len(best.text)
+    for seg in after:
+        if enumerates and not heading and taken and not _LIST_GOES_ON.match(seg.text):
+            break
+        if enumerates and not heading and not taken and not (_LIST_GOES_ON.match(seg.text) or best.text.rstrip().endswith(("：", ":"))):
+            break
+        if used + len(seg.text) > budget:
+            break
+        taken.append(seg)
+        used += len(seg.text)
+    return taken
 
 
 def _passage(doc: Document) -> Passage:
@@ -237,19 +306,21 @@ def _compose(question: str, chosen: list[Segment], documents: list[Document], pa
     numbers: dict[int, int] = {}
     citations: list[Citation] = []
     parts: list[str] = []
-    for seg in chosen:
+    for i, seg in enumerate(chosen):
         if seg.rank not in numbers:
             numbers[seg.rank] = len(numbers) + 1
             p = passages[seg.rank]
             citations.append(Citation(n=numbers[seg.rank], **p.model_dump()))
         citations[numbers[seg.rank] - 1].highlights.append((seg.start, seg.end))
-        parts.append(f"{_quote(seg.text)}[{numbers[seg.rank]}]")
+        # a run of sentences from one passage is cited once, after its last sentence
+        run_goes_on = i + 1 < len(chosen) and chosen[i + 1].rank == seg.rank
+        parts.append(_quote(seg.text) + ("" if run_goes_on else f"[{numbers[seg.rank]}]"))
     return Answer(question=question, answer="".join(parts), answerable=True, citations=citations, retrieved=passages)
 
 
-def _decline(question: str, query: Query, passages: list[Passage]) -> Answer:
+def _decline(question: str, missing: str, passages: list[Passage]) -> Answer:
     nearby = passages[0].section if passages else ""
-    text = "报告中没有找到能回答这个问题的内容。"
+    text = f"报告中没有找到能回答这个问题的内容（{missing}）。"
     if nearby:
         text += f"相近的内容在「{nearby}」一节。"
     return Answer(question=question, answer=text, answerable=False, retrieved=passages)

@@ -14,8 +14,8 @@ from functools import lru_cache
 _CN_DIGITS = "零〇一二两三四五六七八九十百千万亿"
 # a numeral run followed by something it counts, or preceded by 百分之
 _COUNTED = re.compile(
-    rf"(?<![{_CN_DIGITS}“\"「])([{_CN_DIGITS}]+(?:点[{_CN_DIGITS}]+)?)"
-    r"(?=多?(?:个|家|件|种|年|亿|万|吨|元|倍|双|分钟|平方|公里|百分点|成|人|项|所|座|条|次|位|%))"
+    rf"(?<![{_CN_DIGITS}“\"「哪])([{_CN_DIGITS}]+(?:点[{_CN_DIGITS}]+)?)"
+    r"(?=多?(?:个|家|件|种|年|亿|万|吨|元|倍|双|分钟|平方|公里|百分点|成|人|项|所|座|条|次|位|强|千伏|%))"
 )
 _PERCENT = re.compile(rf"百分之([{_CN_DIGITS}]+(?:点[{_CN_DIGITS}]+)?)")
 _UNIT_ONLY = re.compile(r"^[万亿]+$")

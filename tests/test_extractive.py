@@ -1,0 +1,62 @@
+"""The extractive answerer on passages written in the test: what it quotes and when it declines."""
+
+from langchain_core.documents import Document
+
+from assistant.answer import ExtractiveAnswerer, Query
+
+
+def passage(text: str, section: str = "二、对策建议 › 9、竞争", chunk_id: str = "c1") -> Document:
+    return Document(
+        page_content=text,
+        metadata={"chunk_id": chunk_id, "source": "r.md", "title": "某省产业报告", "section": section, "score": 1.0},
+    )
+
+
+def ask(query: Query, *docs: Document):
+    return ExtractiveAnswerer().answer(query.text, query, list(docs))
+
+
+def test_a_list_the_best_sentence_opens_is_quoted_to_its_last_item():
+    text = (
+        "地区间的竞争压力日益加剧，主要有三方面：一是要素资源紧缺。二是工业利润走低。三是市场压力加大。"
+        "与此同时，出口形势尚好。"
+    )
+    query = Query("竞争压力有哪几方面", {"竞争压力": 3.0, "方面": 1.0}, [], "list")
+    answer = ask(query, passage(text))
+    assert answer.answerable
+    for item in ("要素资源紧缺", "工业利润走低", "市场压力加大"):
+        assert item in answer.answer
+    assert "出口形势" not in answer.answer
+    assert answer.answer.endswith("[1]") and answer.answer.count("[1]") == 1  # one run, cited once
+
+
+def test_a_numbered_heading_is_followed_by_the_text_under_it():
+    text = "4.2 在高新技术领域实现技术突破。要首先在生物工程与新医药、新材料等产业实现突破。"
+    query = Query("高新技术领域要在哪些产业突破", {"高新技术": 3.0, "领域": 1.0, "突破": 1.0}, [], "list")
+    answer = ask(query, passage(text))
+    assert "生物工程与新医药" in answer.answer
+
+
+def test_a_decline_says_what_the_report_lacks_and_where_to_look():
+    text = "杭州有产业集群 124 个，年产值 3380 亿元。"
+    query = Query("广东有多少个产业集群", {"产业集群": 2.0}, [], "quantity", "个", True, {"广东"})
+    answer = ask(query, passage(text, section="一、现状 › 1、分布"))
+    assert not answer.answerable and answer.citations == []
+    assert "「广东」" in answer.answer and "「一、现状 › 1、分布」" in answer.answer
+
+
+def test_a_figure_of_another_kind_is_no_answer_to_a_year_question():
+    text = "经过二十多年的努力，轻纺城成为亚洲最大的纺织品市场。"
+    query = Query("轻纺城是哪一年开业的", {"轻纺城": 3.0}, [], "quantity", r"(?:1[89]|20)\d\d\s*年", True)
+    assert not ask(query, passage(text)).answerable
+    dated = "轻纺城于 1988 年开业，如今是亚洲最大的纺织品市场。"
+    assert "1988" in ask(query, passage(dated)).answer
+
+
+def test_a_grounded_runner_up_beats_a_top_sentence_without_the_number_asked_about():
+    top = passage("年产值超 100 亿元的产业集群有 26 个，集群数量逐年增加。", chunk_id="a")
+    runner_up = passage("年产值 300 亿元以上的产业集群有 7 个。", chunk_id="b")
+    query = Query("年产值300亿元以上的产业集群有几个", {"年产值": 2.0, "产业集群": 1.0}, ["300"], "quantity", "个", True)
+    answer = ask(query, top, runner_up)
+    assert answer.answerable and "7 个" in answer.answer
+    assert [c.chunk_id for c in answer.citations] == ["b"]
