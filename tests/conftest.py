@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
@@ -22,20 +23,34 @@ def make_settings(tmp: Path, corpus: Path, **extra) -> Settings:
     return Settings(corpus_dir=corpus, persist_dir=tmp / "index", data_dir=tmp / "data", embedding="hashing", **extra)
 
 
+def _shared_root(tmp_path_factory) -> Path:
+    """A folder every pytest-xdist worker of this run sees (each worker's basetemp is inside it)."""
+    base = tmp_path_factory.getbasetemp()
+    return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+
+
 @pytest.fixture(scope="session")
 def report_settings(tmp_path_factory) -> Settings:
-    tmp = tmp_path_factory.mktemp("report")
-    corpus = tmp / "corpus"
-    corpus.mkdir()
-    shutil.copy(REPORT, corpus / REPORT.name)
-    return make_settings(tmp, corpus)
+    """The report's corpus and index, shared by the workers (built once, read-only in tests);
+    data (feedback, runs) stays per worker."""
+    shared = _shared_root(tmp_path_factory) / "report"
+    shared.mkdir(exist_ok=True)
+    corpus = shared / "corpus"
+    corpus.mkdir(exist_ok=True)
+    if not (corpus / REPORT.name).exists():
+        shutil.copy(REPORT, corpus / REPORT.name)
+    own = tmp_path_factory.mktemp("report")
+    return make_settings(own, corpus).model_copy(update={"persist_dir": shared / "index"})
 
 
 @pytest.fixture(scope="session")
 def report_index(report_settings):
+    from filelock import FileLock
+
     from assistant.index import LoadedIndex, build_index
 
-    build_index(report_settings)
+    with FileLock(str(report_settings.persist_dir.parent / "build.lock")):
+        build_index(report_settings)  # the first worker builds, the others find it up to date
     return LoadedIndex.open(report_settings)
 
 

@@ -1,22 +1,12 @@
-"""The `assistant` command as a user runs it: real processes, real index, exact contract."""
+"""The `assistant` command as a user runs it: real index, exact contract (in-process, plus the real console script)."""
 
 import json
-import os
 import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
+from cli_runner import EXECUTABLE, environment, run
 from conftest import REPORT
-
-ASSISTANT = str(Path(sys.executable).parent / "assistant")
-
-
-def run(*args, env=None, cwd=None):
-    return subprocess.run(
-        [ASSISTANT, *args], capture_output=True, text=True, timeout=300, env={**os.environ, **(env or {})}, cwd=cwd
-    )
 
 
 @pytest.fixture(scope="module")
@@ -102,6 +92,20 @@ def test_eval_prints_metrics_and_items_as_json(workdir, tmp_path):
     assert set(metrics["latency_ms"]) == {"p50", "p95"} and set(metrics["answer_chars"]) == {"median", "max"}
     assert [i["id"] for i in data["items"]] == ["1", "2"]
     assert data["items"][0]["correct"] is True
+
+
+def test_the_console_script_answers_and_fails_in_one_line(workdir):
+    """The installed `assistant` executable itself, as a newcomer runs it."""
+    answered = subprocess.run(
+        [EXECUTABLE, "ask", "杭州有多少个产业集群？", "--json"], capture_output=True, text=True, timeout=600, cwd=workdir,
+        env=environment(),
+    )
+    assert answered.returncode == 0, answered.stderr
+    assert "124" in json.loads(answered.stdout)["answer"]
+    failed = subprocess.run(
+        [EXECUTABLE, "ask", "杭州", "--history", "not json"], capture_output=True, text=True, timeout=600, cwd=workdir
+    )
+    assert failed.returncode == 2 and failed.stderr.startswith("error:") and failed.stderr.count("\n") == 1
 
 
 def test_info_names_the_index_embedding_and_mode(workdir):

@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
+
+import cli_runner
 
 from assistant import report, runs
 from conftest import make_settings
 from run_factory import MIXED, answer, stored_run
 
-ASSISTANT = str(Path(sys.executable).parent / "assistant")
 
 # A: a fails, b passes, c fails, d passes.  B: a fixed, b broken, c still failing, d gone.
 BEFORE = stored_run("20250101-000000-aaaa", MIXED)
@@ -63,16 +60,13 @@ def test_cli_compare_takes_run_ids_or_folders_and_writes_the_page(tmp_path):
     runs.save(settings, BEFORE)
     after = runs.save(settings, AFTER)
     page = tmp_path / "compare.html"
-    env = {**os.environ, "ASSISTANT_DATA_DIR": str(settings.data_dir)}
-    result = subprocess.run(
-        [ASSISTANT, "eval", "compare", BEFORE.meta.id, str(after), "--html", str(page)],
-        capture_output=True, text=True, env=env, timeout=300,
-    )
+    env = {"ASSISTANT_DATA_DIR": str(settings.data_dir)}
+    result = cli_runner.run("eval", "compare", BEFORE.meta.id, str(after), "--html", str(page), env=env)
     assert result.returncode == 0, result.stderr
     assert "fixed (1)" in result.stdout and "\n  a  [fact]" in result.stdout
     assert "broken (1)" in result.stdout and "still failing (1)" in result.stdout
     assert "修好了 fixed (1)" in page.read_text(encoding="utf-8")
 
-    missing = subprocess.run([ASSISTANT, "eval", "compare", BEFORE.meta.id, "nope"], capture_output=True, text=True, env=env, timeout=300)
+    missing = cli_runner.run("eval", "compare", BEFORE.meta.id, "nope", env=env)
     assert missing.returncode == 2
     assert missing.stderr.startswith("error: no evaluation run 'nope'") and len(missing.stderr.strip().splitlines()) == 1

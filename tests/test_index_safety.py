@@ -9,19 +9,20 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
 
 import pytest
 
+import cli_runner
+
 from assistant.chain import Assistant
 from assistant.errors import UserError
 from assistant.index import LoadedIndex, build_index, current_build
 from conftest import make_settings
 
-ASSISTANT = str(Path(sys.executable).parent / "assistant")
+ASSISTANT = cli_runner.EXECUTABLE
 QUESTION = "杭州有多少个产业集群？"
 
 
@@ -230,10 +231,7 @@ def test_a_garbage_current_pointer_reads_as_no_index_and_index_writes_a_new_one(
 def test_the_cli_reports_a_damaged_chroma_file_in_one_line(report_settings, report_index, tmp_path):
     settings = _copy_index(report_settings, tmp_path)
     _sqlite_garbage(current_build(settings.persist_dir))
-    result = subprocess.run(
-        [ASSISTANT, "ask", QUESTION, "--persist", str(settings.persist_dir)],
-        capture_output=True, text=True, timeout=600, cwd=tmp_path,
-    )
+    result = cli_runner.run("ask", QUESTION, "--persist", str(settings.persist_dir), cwd=tmp_path)
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
     assert result.stderr.count("\n") == 1 and "assistant index --rebuild" in result.stderr

@@ -3,19 +3,16 @@
 from __future__ import annotations
 
 import json
-import os
 import socket
-import subprocess
-import sys
 import time
-from pathlib import Path
 
 import pytest
+
+import cli_runner
 
 from assistant.chain import Assistant
 from fake_openai_server import FakeOpenAI, passages_of, question_of, quote_first_passage
 
-ASSISTANT = str(Path(sys.executable).parent / "assistant")
 SECRET = "sk-test-secret-123"
 
 
@@ -95,7 +92,6 @@ def test_a_server_error_is_retried_once_then_answered_extractively(report_settin
 def cli(report_settings, report_index, tmp_path):
     def run(*args, url: str):
         env = {
-            **os.environ,
             "ASSISTANT_CORPUS_DIR": str(report_settings.corpus_dir),
             "ASSISTANT_PERSIST_DIR": str(report_settings.persist_dir),
             "ASSISTANT_DATA_DIR": str(tmp_path / "data"),
@@ -103,7 +99,7 @@ def cli(report_settings, report_index, tmp_path):
             "ASSISTANT_LLM_BASE_URL": url,
             "ASSISTANT_LLM_API_KEY": SECRET,
         }
-        return subprocess.run([ASSISTANT, *args], capture_output=True, text=True, timeout=600, env=env, cwd=tmp_path)
+        return cli_runner.run(*args, env=env, cwd=tmp_path)
 
     return run
 
