@@ -176,9 +176,36 @@ def report_html(stored: StoredRun) -> str:
         charts=charts(stored.run),
         items=items,
         failures=sum(not r.correct for r in items),
-        evidence={i.id: i.evidence for i in stored.eval_items},
+        evidence=_evidence(stored),
         uncategorised=UNCATEGORISED,
     )
+
+
+def _evidence(stored: StoredRun) -> dict[str, list[str]]:
+    return {i.id: i.evidence for i in stored.eval_items}
+
+
+def _parts():
+    return _env().get_template("parts.html.j2").module
+
+
+def summary_html(stored: StoredRun) -> str:
+    """The run's header and metrics, as in report.html (for the 评测 tab)."""
+    failures = sum(not r.correct for r in stored.run.items)
+    return str(_parts().summary(stored.meta, _flatten(stored.run.metrics.model_dump()), len(stored.run.items), failures))
+
+
+def item_html(stored: StoredRun, item_id: str) -> str:
+    """One item as in report.html: answer vs reference, missing strings, evidence vs cited passages."""
+    for index, r in enumerate(stored.run.items, start=1):
+        if r.id == item_id:
+            return str(_parts().item(r, _evidence(stored).get(r.id, []), UNCATEGORISED, index))
+    return ""
+
+
+def item_css() -> str:
+    """The styles of `summary_html` and `item_html`, for a page that is not report.html."""
+    return _env().loader.get_source(_env(), "item.css")[0]
 
 
 # --- comparing two runs -------------------------------------------------------------------

@@ -76,22 +76,31 @@ def atomic_write(path: Path, data: str, encoding: str = "utf-8") -> None:
         raise
 
 
-def write_folder(stored: StoredRun, folder: Path) -> None:
-    """run.json, results.csv (UTF-8 with BOM, for Excel), metrics.json and report.html."""
+def render(stored: StoredRun) -> dict[str, tuple[str, str]]:
+    """A run folder's files, name → (text, encoding): rendered once, written wherever asked."""
     from assistant import report  # report renders this module's models, so it imports them
 
+    return {
+        RUN_FILE: (stored.model_dump_json(indent=2), "utf-8"),
+        "results.csv": (report.results_csv(stored.run), "utf-8-sig"),  # the BOM lets Excel read Chinese
+        "metrics.json": (report.metrics_json(stored), "utf-8"),
+        "report.html": (report.report_html(stored), "utf-8"),
+    }
+
+
+def write_folder(files: dict[str, tuple[str, str]], folder: Path) -> None:
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        atomic_write(folder / RUN_FILE, stored.model_dump_json(indent=2))
-        atomic_write(folder / "results.csv", report.results_csv(stored.run), encoding="utf-8-sig")
-        atomic_write(folder / "metrics.json", report.metrics_json(stored))
-        atomic_write(folder / "report.html", report.report_html(stored))
+        for name, (text, encoding) in files.items():
+            atomic_write(folder / name, text, encoding)
     except OSError as exc:
         raise UserError(f"cannot write the run to {folder}: {exc.strerror or exc}") from None
 
 
-def save(settings: Settings, stored: StoredRun) -> Path:
-    """Keep the run in the data directory; the folder appears complete or not at all."""
+def save(settings: Settings, stored: StoredRun, also: Path | None = None) -> Path:
+    """Keep the run in the data directory (the folder appears complete or not at all), and write
+    the same files into `also` when given (`assistant eval --out`)."""
+    files = render(stored)
     root = runs_dir(settings)
     try:
         root.mkdir(parents=True, exist_ok=True)
@@ -100,7 +109,7 @@ def save(settings: Settings, stored: StoredRun) -> Path:
         raise UserError(f"cannot write to the data directory {root}: {exc.strerror or exc}") from None
     target = root / stored.meta.id
     try:
-        write_folder(stored, staging)
+        write_folder(files, staging)
         staging.chmod(0o755)
         os.replace(staging, target)
     finally:
@@ -108,6 +117,8 @@ def save(settings: Settings, stored: StoredRun) -> Path:
             for leftover in staging.iterdir():
                 leftover.unlink()
             staging.rmdir()
+    if also is not None:
+        write_folder(files, also)
     return target
 
 

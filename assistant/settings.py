@@ -29,6 +29,7 @@ class Settings(BaseSettings):
     corpus_dir: Path = Path("corpus")
     persist_dir: Path = Path("index")
     data_dir: Path = Path("data")
+    evals_dir: Path = Path("evals")  # evaluation sets the 评测 tab offers and drafts may grow
 
     # embedding: "auto" uses the sentence-transformers model when it is on disk, else the built-in one
     embedding: Literal["auto", "hashing", "sentence-transformers"] = "auto"

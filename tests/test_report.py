@@ -5,25 +5,22 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
 import re
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
-from assistant import report, runs
+import cli_runner
+
+from assistant import runs
 from assistant.errors import UserError
 from conftest import make_settings
 from run_factory import MIXED, stored_run
 
-ASSISTANT = str(Path(sys.executable).parent / "assistant")
 
 
 @pytest.fixture
 def folder(tmp_path):
-    runs.write_folder(stored_run("20250101-000000-aaaa", MIXED), tmp_path / "out")
+    runs.write_folder(runs.render(stored_run("20250101-000000-aaaa", MIXED)), tmp_path / "out")
     return tmp_path / "out"
 
 
@@ -89,11 +86,14 @@ def test_a_saved_run_is_listed_and_loads_by_id_or_folder(tmp_path):
 
 def test_a_failed_save_leaves_no_run_behind(tmp_path, monkeypatch):
     settings = make_settings(tmp_path, tmp_path / "corpus")
+    write = runs.atomic_write
 
-    def broken(stored):
-        raise OSError(28, "No space left on device")
+    def disk_full_at_the_report(path, data, encoding="utf-8"):
+        if path.name == "report.html":
+            raise OSError(28, "No space left on device")
+        write(path, data, encoding)
 
-    monkeypatch.setattr(report, "report_html", broken)
+    monkeypatch.setattr(runs, "atomic_write", disk_full_at_the_report)
     with pytest.raises(UserError, match="No space left"):
         runs.save(settings, stored_run("20250101-000000-aaaa", MIXED))
     assert list((settings.data_dir / "eval_runs").iterdir()) == []
@@ -124,15 +124,12 @@ def test_eval_out_writes_the_three_files_and_keeps_the_run(report_settings, repo
         encoding="utf-8",
     )
     env = {
-        **os.environ,
         "ASSISTANT_PERSIST_DIR": str(report_settings.persist_dir),
         "ASSISTANT_EMBEDDING": "hashing",
         "ASSISTANT_DATA_DIR": str(tmp_path / "data"),
     }
     out = tmp_path / "report"
-    result = subprocess.run(
-        [ASSISTANT, "eval", "--set", str(eval_set), "--out", str(out)], capture_output=True, text=True, env=env, timeout=600
-    )
+    result = cli_runner.run("eval", "--set", str(eval_set), "--out", str(out), env=env)
     assert result.returncode == 0, result.stderr
     assert "line 4: answerable" in result.stderr
     assert {"results.csv", "metrics.json", "report.html", "run.json"} <= {p.name for p in out.iterdir()}
@@ -140,8 +137,6 @@ def test_eval_out_writes_the_three_files_and_keeps_the_run(report_settings, repo
     [kept] = (tmp_path / "data" / "eval_runs").iterdir()
     assert f"run {kept.name} kept in" in result.stderr
 
-    compared = subprocess.run(
-        [ASSISTANT, "eval", "compare", kept.name, str(out)], capture_output=True, text=True, env=env, timeout=600
-    )
+    compared = cli_runner.run("eval", "compare", kept.name, str(out), env=env)
     assert compared.returncode == 0, compared.stderr
     assert "answer_accuracy" in compared.stdout and "broken (0)" in compared.stdout

@@ -1,0 +1,230 @@
+"""The 评测 tab of `assistant serve`: run an evaluation set with a progress bar, filter and read
+the results, download them, compare past runs, and turn 👎 feedback into draft evaluation items.
+
+A thin edge: answers come from `Assistant.ask`, scoring from `evaluate`, storage from `runs`,
+pages from `report`, drafts from `eval_drafts`. Text from the set, the answers or the report
+reaches the page escaped (by `report`'s autoescaping templates) or as plain table cells and
+textbox values, never as markup.
+"""
+
+from __future__ import annotations
+
+import functools
+import shutil
+import tempfile
+from pathlib import Path
+
+import gradio as gr
+
+from assistant import eval_drafts, report, runs
+from assistant.errors import UserError
+from assistant.evaluate import LOADERS, load_eval_set, run_eval
+from assistant.feedback import FeedbackItem, FeedbackStore
+from assistant.settings import Settings
+
+ALL = "全部"
+PASS, FAIL = "通过", "未通过"
+TABLE_HEADERS = ["id", "类别", "问题", "结果", "缺少", "证据排名", "延迟 ms"]
+FEEDBACK_HEADERS = ["编号", "时间", "问题", "回答", "说明"]
+
+
+def _friendly(handler):
+    """A UserError becomes Gradio's one-line error toast instead of a traceback."""
+
+    @functools.wraps(handler)
+    def wrapper(*args, **kwargs):
+        try:
+            return handler(*args, **kwargs)
+        except UserError as exc:
+            raise gr.Error(str(exc)) from None
+
+    return wrapper
+
+
+def eval_sets(settings: Settings) -> list[str]:
+    folder = settings.evals_dir
+    if not folder.is_dir():
+        return []
+    return sorted(str(p) for p in folder.iterdir() if p.suffix.lower() in LOADERS and p.is_file())
+
+
+def run_choices(settings: Settings) -> list[tuple[str, str]]:
+    return [(f"{m.id} · {Path(m.eval_set).name} · {m.mode}", m.id) for m in runs.list_runs(settings)]
+
+
+def table_rows(stored: runs.StoredRun | None, category: str, verdict: str) -> list[list]:
+    if stored is None:
+        return []
+    rows = []
+    for r in stored.run.items:
+        name = r.category or report.UNCATEGORISED
+        if category not in (ALL, name) or (verdict == PASS and not r.correct) or (verdict == FAIL and r.correct):
+            continue
+        rank = "" if r.evidence_rank is None else str(r.evidence_rank)
+        rows.append([r.id, name, r.question, f"✓ {PASS}" if r.correct else f"✗ {FAIL}", " | ".join(r.missing), rank, f"{r.latency_ms:.0f}"])
+    return rows
+
+
+def downloads(stored: runs.StoredRun, folder: Path, out: Path) -> tuple[str, str]:
+    """Copies of the run's CSV and HTML in `out`, a temporary folder Gradio may serve, named by run id."""
+    csv_path, html_path = out / f"{stored.meta.id}-results.csv", out / f"{stored.meta.id}-report.html"
+    shutil.copyfile(folder / "results.csv", csv_path)
+    shutil.copyfile(folder / "report.html", html_path)
+    return str(csv_path), str(html_path)
+
+
+def eval_tab(assistant, settings: Settings) -> None:
+    """Build the tab's components and events inside the caller's `with gr.Tab(...)` block."""
+    css = report.item_css()
+    exports = Path(tempfile.mkdtemp(prefix="assistant-eval-"))  # download copies, one per run
+    current = gr.State(None)  # the StoredRun on show
+    with gr.Row(equal_height=True):
+        sets = eval_sets(settings)
+        eval_set = gr.Dropdown(
+            label=f"评测集（{settings.evals_dir}/）", choices=sets, value=sets[0] if sets else None, scale=3, elem_id="eval-set"
+        )
+        upload = gr.File(label="或上传 JSONL / CSV", file_types=list(LOADERS), type="filepath", scale=2, elem_id="eval-upload")
+    run_button = gr.Button("运行评测", variant="primary", elem_id="eval-run")
+    summary = gr.HTML(elem_id="eval-summary", css_template=css)
+    with gr.Row(equal_height=True):
+        category = gr.Dropdown(label="类别", choices=[ALL], value=ALL, elem_id="eval-category")
+        verdict = gr.Radio(label="结果", choices=[ALL, PASS, FAIL], value=ALL, elem_id="eval-verdict")
+    table = gr.Dataframe(
+        headers=TABLE_HEADERS, datatype="str", interactive=False, wrap=True, max_height=420, elem_id="eval-table",
+        column_widths=["8%", "12%", "40%", "10%", "14%", "8%", "8%"],
+    )
+    detail = gr.HTML("<p>点表格中的一行，查看回答与参考答案、引用原文。</p>", elem_id="eval-detail", css_template=css)
+    with gr.Row():
+        csv_file = gr.DownloadButton("下载结果 CSV", interactive=False, elem_id="eval-download-csv")
+        html_file = gr.DownloadButton("下载 HTML 报告", interactive=False, elem_id="eval-download-html")
+
+    with gr.Accordion("历史运行与对比", open=False, elem_id="eval-history"):
+        with gr.Row(equal_height=True):
+            past = gr.Dropdown(label="历史运行（数据目录）", scale=3, elem_id="eval-past")
+            open_button = gr.Button("打开", scale=1)
+            refresh = gr.Button("刷新列表", scale=1)
+        with gr.Row(equal_height=True):
+            run_a = gr.Dropdown(label="运行 A（之前）", elem_id="eval-run-a")
+            run_b = gr.Dropdown(label="运行 B（之后）", elem_id="eval-run-b")
+            compare_button = gr.Button("对比", elem_id="eval-compare")
+        comparison = gr.Code(label="对比结果", language=None, interactive=False, elem_id="eval-comparison")
+        compare_file = gr.DownloadButton("下载对比页面", interactive=False, elem_id="eval-download-compare")
+
+    with gr.Accordion("👎 反馈 → 评测题", open=False, elem_id="eval-feedback"):
+        downvoted = gr.State([])
+        feedback_table = gr.Dataframe(headers=FEEDBACK_HEADERS, datatype="str", interactive=False, wrap=True, max_height=300)
+        reload_feedback = gr.Button("刷新反馈")
+        with gr.Row(equal_height=True):
+            draft_id = gr.Textbox(label="id", elem_id="draft-id")
+            draft_category = gr.Textbox(label="类别", value="feedback")
+            draft_answerable = gr.Checkbox(label="报告中有答案（answerable）", value=True)
+        draft_question = gr.Textbox(label="问题", elem_id="draft-question")
+        draft_answer = gr.Textbox(label="当时的回答", interactive=False)
+        draft_reference = gr.Textbox(label="参考答案 reference_answer", elem_id="draft-reference")
+        draft_must = gr.Textbox(label="must_include（回答必须包含的字符串，用 | 分隔）", elem_id="draft-must")
+        draft_evidence = gr.Textbox(label="evidence（报告原文片段，用 | 分隔）")
+        draft_target = gr.Dropdown(
+            label="追加到（评测集目录或数据目录中的 JSONL 文件）",
+            choices=[p for p in eval_sets(settings) if p.endswith(".jsonl")],
+            value=eval_drafts.default_target(settings),
+            allow_custom_value=True,
+            elem_id="draft-target",
+        )
+        draft_save = gr.Button("追加到评测集", elem_id="draft-save")
+        draft_status = gr.Textbox(show_label=False, interactive=False, elem_id="draft-status")
+
+    # ------------------------------------------------------------ showing a run
+
+    def show(stored: runs.StoredRun, folder: Path):
+        csv_path, html_path = downloads(stored, folder, exports)
+        names = sorted({r.category or report.UNCATEGORISED for r in stored.run.items})
+        return (
+            stored,
+            report.summary_html(stored),
+            gr.Dropdown(choices=[ALL, *names], value=ALL),
+            ALL,
+            table_rows(stored, ALL, ALL),
+            "",
+            gr.DownloadButton(value=csv_path, interactive=True),
+            gr.DownloadButton(value=html_path, interactive=True),
+        )
+
+    shown = [current, summary, category, verdict, table, detail, csv_file, html_file]
+
+    @_friendly
+    def run_set(chosen: str | None, uploaded: str | None, progress=gr.Progress()):
+        source = uploaded or chosen
+        if not source:
+            raise UserError("先选择一个评测集，或上传 JSONL / CSV 文件")
+        loaded = load_eval_set(Path(source))
+        progress((0, len(loaded.items)), desc="评测中")
+        run = run_eval(assistant.ask, loaded.items, lambda done, total: progress((done, total), desc="评测中"))
+        stored = runs.record(assistant, run, loaded, Path(source).name)
+        return show(stored, runs.save(settings, stored))
+
+    @_friendly
+    def open_run(run_id: str | None):
+        if not run_id:
+            raise UserError("先在列表中选择一次运行")
+        folder = runs.run_folder(settings, run_id)
+        return show(runs.load(settings, folder), folder)
+
+    def refilter(stored, chosen_category: str, chosen_verdict: str):
+        return table_rows(stored, chosen_category, chosen_verdict)
+
+    def select_row(stored, event: gr.SelectData):
+        if stored is None or not event.row_value:
+            return gr.skip()
+        return report.item_html(stored, str(event.row_value[0]))
+
+    def refresh_runs():
+        choices = run_choices(settings)
+        return gr.Dropdown(choices=choices), gr.Dropdown(choices=choices), gr.Dropdown(choices=choices)
+
+    @_friendly
+    def compare(a: str | None, b: str | None):
+        if not a or not b:
+            raise UserError("选择要对比的两次运行 A 和 B")
+        result = report.compare(runs.load(settings, a), runs.load(settings, b))
+        page = exports / f"compare-{a}-{b}.html"
+        page.write_text(report.comparison_html(result), encoding="utf-8")
+        return report.comparison_text(result), gr.DownloadButton(value=str(page), interactive=True)
+
+    run_button.click(run_set, [eval_set, upload], shown).then(refresh_runs, None, [past, run_a, run_b])
+    open_button.click(open_run, [past], shown)
+    category.input(refilter, [current, category, verdict], [table])
+    verdict.input(refilter, [current, category, verdict], [table])
+    table.select(select_row, [current], [detail])
+    refresh.click(refresh_runs, None, [past, run_a, run_b])
+    gr.on(None, refresh_runs, None, [past, run_a, run_b])  # on every page load
+    compare_button.click(compare, [run_a, run_b], [comparison, compare_file])
+
+    # ------------------------------------------------------------ feedback → draft items
+
+    store = FeedbackStore(settings.data_dir)
+
+    def load_feedback():
+        items = store.list_feedback("down")[::-1]  # newest first
+        rows = [[eval_drafts.draft_id(f), f.created_at[:16].replace("T", " "), f.question, f.answer, f.comment] for f in items]
+        return items, rows
+
+    def pick_feedback(items: list[FeedbackItem], event: gr.SelectData):
+        picked = [f for f in items if event.row_value and eval_drafts.draft_id(f) == event.row_value[0]]
+        if not picked:
+            return gr.skip(), gr.skip(), gr.skip(), gr.skip()
+        return eval_drafts.draft_id(picked[0]), picked[0].question, picked[0].answer, ""
+
+    @_friendly
+    def save_draft(id_, question, answerable, reference, must, evidence, category_, target):
+        item = eval_drafts.build_item(id_, question, answerable, reference, must, evidence, category_)
+        path = eval_drafts.append_item(settings, target, item)
+        return f"已追加 {item.id} 到 {path}"
+
+    reload_feedback.click(load_feedback, None, [downvoted, feedback_table])
+    gr.on(None, load_feedback, None, [downvoted, feedback_table])
+    feedback_table.select(pick_feedback, [downvoted], [draft_id, draft_question, draft_answer, draft_status])
+    draft_save.click(
+        save_draft,
+        [draft_id, draft_question, draft_answerable, draft_reference, draft_must, draft_evidence, draft_category, draft_target],
+        [draft_status],
+    )
