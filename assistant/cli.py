@@ -159,9 +159,7 @@ def evaluate(
         for key, value in run.metrics.model_dump().items():
             print(f"{key:18} {value}")
     stored = runs.record(assistant, run, loaded, str(eval_set))
-    folder = runs.save(assistant.settings, stored)
-    if out is not None:
-        runs.write_folder(stored, out)
+    folder = runs.save(assistant.settings, stored, also=out)
     print(f"run {stored.meta.id} kept in {folder}" + (f"; report in {out}" if out else ""), file=sys.stderr)
 
 
@@ -222,10 +220,24 @@ def info(
     print(f"{'answer mode':22} {'llm' if settings.llm_enabled else 'extractive'}")
 
 
-def main() -> None:
+@app.command()
+def serve(
+    host: Optional[str] = typer.Option(None, "--host", help="address to listen on (default 127.0.0.1, env ASSISTANT_HOST)"),
+    port: Optional[int] = typer.Option(None, "--port", help="port (default 7860, env ASSISTANT_PORT)"),
+    persist: Optional[Path] = PersistOption,
+    chroma_host: Optional[str] = ChromaHostOption,
+    chroma_port: Optional[int] = ChromaPortOption,
+) -> None:
+    """Serve the chat UI and the HTTP API (POST /api/ask, GET /api/health)."""
+    from assistant.api import serve as run_server
+
+    run_server(_settings(host=host, port=port, persist_dir=persist, chroma_host=chroma_host, chroma_port=chroma_port))
+
+
+def main(argv: list[str] | None = None) -> None:
     """Entry point: run the app and turn every expected failure into one line + exit 2."""
     try:
-        app(standalone_mode=False)
+        app(args=argv, standalone_mode=False)
     except UserError as exc:
         print(f"error: {exc}", file=sys.stderr)
         sys.exit(2)

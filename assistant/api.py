@@ -1,0 +1,221 @@
+"""The HTTP server: `POST /api/ask`, `GET /api/health`, and the chat UI mounted at `/`.
+
+`/api/ask` returns exactly `Answer.model_dump()`, the JSON of `assistant ask --json`. Every
+bad request is a 4xx `{"error": "..."}`; nothing answers with a traceback. Two small ASGI
+layers guard everything, UI included: a request-body size limit and, when `Settings.auth`
+is set, HTTP Basic login (browsers prompt for it; `curl -u user:pass` works).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import logging
+import secrets
+import socket
+from functools import partial
+from typing import Annotated
+
+import anyio
+from fastapi import FastAPI
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.exceptions import HTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from assistant.errors import UserError
+from assistant.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+class AskRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    question: str
+    history: list[Annotated[list[str], Field(min_length=2, max_length=2)]] = []
+
+
+def parse_auth(raw: str) -> list[tuple[str, str]]:
+    """`user:pass[,user2:pass2]` → pairs; a malformed value is a settings error, not an open door."""
+    pairs = []
+    for item in raw.split(","):
+        user, sep, password = item.strip().partition(":")
+        if not sep or not user or not password:
+            raise UserError('ASSISTANT_AUTH must look like "user:pass[,user2:pass2]"')
+        pairs.append((user, password))
+    return pairs
+
+
+async def _send_json(send: Send, status: int, payload: dict, headers: list[tuple[bytes, bytes]] = ()) -> None:
+    body = json.dumps(payload, ensure_ascii=False).encode()
+    await send({
+        "type": "http.response.start",
+        "status": status,
+        "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()), *headers],
+    })
+    await send({"type": "http.response.body", "body": body})
+
+
+class BodyLimit:
+    """Refuse request bodies over `limit` bytes (declared or actually sent) with 413, before the app runs."""
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app, self.limit = app, limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        too_big = {"error": f"request body is larger than {self.limit} bytes"}
+        declared = dict(scope["headers"]).get(b"content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > self.limit):
+            return await _send_json(send, 413, too_big)
+        if declared is None and scope["method"] in ("GET", "HEAD", "OPTIONS"):
+            return await self.app(scope, receive, send)
+        body, more = b"", True
+        while more:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            body += message.get("body", b"")
+            more = message.get("more_body", False)
+            if len(body) > self.limit:
+                return await _send_json(send, 413, too_big)
+        replayed = False
+
+        async def replay() -> Message:
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        await self.app(scope, replay, send)
+
+
+class BasicAuth:
+    """HTTP Basic login in front of every path (UI, its websocket-free queue, and the API)."""
+
+    def __init__(self, app: ASGIApp, users: list[tuple[str, str]]) -> None:
+        self.app, self.users = app, users
+
+    def _allowed(self, header: bytes | None) -> bool:
+        if not header or not header[:6].lower() == b"basic ":
+            return False
+        try:
+            user, _, password = base64.b64decode(header[6:], validate=True).decode("utf-8").partition(":")
+        except (binascii.Error, UnicodeDecodeError):
+            return False
+        ok = False
+        for name, secret in self.users:  # compare against every user so timing reveals nothing
+            ok |= secrets.compare_digest(user.encode(), name.encode()) & secrets.compare_digest(
+                password.encode(), secret.encode()
+            )
+        return ok
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] not in ("http", "websocket") or self._allowed(dict(scope["headers"]).get(b"authorization")):
+            return await self.app(scope, receive, send)
+        if scope["type"] == "websocket":
+            return await send({"type": "websocket.close", "code": 1008})
+        challenge = [(b"www-authenticate", 'Basic realm="assistant", charset="UTF-8"'.encode())]
+        await _send_json(send, 401, {"error": "login required"}, challenge)
+
+
+def _validation_message(exc: RequestValidationError) -> str:
+    error = exc.errors()[0]
+    if error.get("type") == "json_invalid":
+        return "request body is not valid JSON"
+    where = ".".join(str(p) for p in error.get("loc", ()) if p != "body")
+    if not where:
+        return 'request body must be a JSON object like {"question": "..."} sent as application/json'
+    return f"{where}: {error.get('msg', 'invalid value')}"
+
+
+def create_app(settings: Settings, assistant=None):
+    """The whole server as one ASGI app: API routes, the mounted UI, body limit and login."""
+    import gradio as gr
+
+    from assistant.chain import Assistant
+    from assistant.ui import build_ui, page_options
+
+    assistant = assistant or Assistant(settings)
+    users = parse_auth(settings.auth.get_secret_value()) if settings.auth else []
+    limiter = anyio.CapacityLimiter(settings.concurrency)
+    app = FastAPI(title="assistant", docs_url=None, redoc_url=None, openapi_url=None)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(_request, exc: RequestValidationError):
+        return JSONResponse({"error": _validation_message(exc)}, status_code=422)
+
+    @app.exception_handler(HTTPException)
+    async def http_error(_request, exc: HTTPException):
+        return JSONResponse({"error": str(exc.detail)}, status_code=exc.status_code, headers=exc.headers)
+
+    @app.exception_handler(UserError)
+    async def user_error(_request, exc: UserError):
+        return JSONResponse({"error": str(exc)}, status_code=400)
+
+    @app.exception_handler(Exception)
+    async def unexpected(_request, exc: Exception):
+        log.exception("unexpected error in %s", exc.__class__.__name__)
+        return JSONResponse({"error": "internal error; see the server log"}, status_code=500)
+
+    @app.post("/api/ask")
+    async def ask(request: AskRequest) -> JSONResponse:
+        history = [(q, a) for q, a in request.history]
+        answer = await anyio.to_thread.run_sync(partial(assistant.ask, request.question, history=history), limiter=limiter)
+        return JSONResponse(answer.model_dump(mode="json"))
+
+    @app.get("/api/health")
+    async def health() -> dict:
+        m = assistant.index.manifest
+        return {
+            "status": "ok",
+            "documents": len(m.documents),
+            "chunks": m.chunks,
+            "built_at": m.built_at,
+            "embedding": m.embedding,
+            "mode": assistant.mode,
+        }
+
+    gr.mount_gradio_app(
+        app,
+        build_ui(assistant, settings),
+        path="/",
+        server_name=settings.host,
+        server_port=settings.port,
+        footer_links=[],
+        run_history=False,
+        allowed_paths=[],
+        show_error=False,
+        ssr_mode=False,
+        mcp_server=False,
+        pwa=False,
+        **page_options(),
+    )
+    app.add_middleware(BodyLimit, limit=settings.max_request_bytes)
+    if users:
+        app.add_middleware(BasicAuth, users=users)  # added last, so it runs first
+    return app
+
+
+def listen(settings: Settings) -> socket.socket:
+    """The listening socket, opened before the heavy start so a busy port is a one-line error."""
+    family = socket.AF_INET6 if ":" in settings.host else socket.AF_INET
+    try:
+        return socket.create_server((settings.host, settings.port), family=family)
+    except OSError as exc:
+        raise UserError(f"cannot listen on {settings.host}:{settings.port}: {exc.strerror or exc}") from None
+
+
+def serve(settings: Settings) -> None:
+    """Run the server until interrupted (`assistant serve`)."""
+    import uvicorn
+
+    sock = listen(settings)
+    app = create_app(settings)
+    print(f"serving on http://{settings.host}:{sock.getsockname()[1]}/  (API: /api/ask, /api/health)", flush=True)
+    uvicorn.Server(uvicorn.Config(app, log_level="warning")).run(sockets=[sock])

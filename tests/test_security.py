@@ -1,0 +1,189 @@
+"""Security defaults over real HTTP: no file outside the app is served, secrets never show.
+
+The server is the real app (`assistant serve` as a process where its logs matter, otherwise
+`create_app` on 127.0.0.1); requests go out byte for byte (http.client), so traversal paths
+reach the server un-normalised.
+"""
+
+from __future__ import annotations
+
+import http.client
+import os
+import socket
+import subprocess
+import time
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import httpx
+import pytest
+
+import cli_runner
+from live_server import running
+
+ROOT = Path(__file__).resolve().parent.parent
+ASSISTANT = cli_runner.EXECUTABLE
+API_KEY = "sk-test-NEVER-SHOWN-7f3a9c1e"
+PASSWORD = "pw-NEVER-SHOWN-51c2e8d0"
+AUTH = f"ann:{PASSWORD}"
+QUESTION = "杭州有多少个产业集群？"
+
+
+def _raw_get(base_url: str, path: str, headers: dict | None = None) -> tuple[int, bytes]:
+    """GET exactly `path`: no client-side normalising of `..` or percent-escapes."""
+    url = urlsplit(base_url)
+    connection = http.client.HTTPConnection(url.hostname, url.port, timeout=120)
+    try:
+        connection.request("GET", path, headers=headers or {})
+        response = connection.getresponse()
+        return response.status, response.read()
+    finally:
+        connection.close()
+
+
+@pytest.fixture(scope="module")
+def secret_file(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("outside") / "secret.txt"
+    path.write_text("TOP-SECRET-MARKER", encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="module")
+def base_url(report_settings, report_assistant):
+    with running(report_settings, report_assistant) as url:
+        yield url
+
+
+def _targets(secret_file: Path, report_settings) -> list[str]:
+    current = report_settings.persist_dir / "CURRENT"
+    return [
+        "/etc/passwd",
+        "/proc/self/environ",
+        str(secret_file),
+        str(ROOT / "README.md"),
+        str(ROOT / "corpus" / "zhejiang-industrial-clusters-report.md"),
+        str(current),
+    ]
+
+
+TRAVERSALS = [
+    "/file=../../../../../../../../etc/passwd",
+    "/gradio_api/file=../../../../../../../../etc/passwd",
+    "/gradio_api/file=%2Fetc%2Fpasswd",
+    "/gradio_api/file=..%2F..%2F..%2F..%2F..%2F..%2Fetc%2Fpasswd",
+    "/gradio_api/file=%2e%2e/%2e%2e/%2e%2e/%2e%2e/etc/passwd",
+    "/static/../../../../../../etc/passwd",
+    "/static/..%2F..%2F..%2F..%2F..%2F..%2Fetc%2Fpasswd",
+    "/assets/../../../../../../etc/passwd",
+    "/assets/..%252F..%252F..%252F..%252Fetc%252Fpasswd",
+    "/gradio_api/static/../../../../../../etc/passwd",
+    "/%2e%2e/%2e%2e/%2e%2e/%2e%2e/etc/passwd",
+    "/..%5c..%5c..%5c..%5cetc%5cpasswd",
+    "//etc/passwd",
+    "/api/../../../../etc/passwd",
+    "/gradio_api/file=/etc/passwd%00.png",
+]
+
+
+def _leaks(body: bytes, secret_file: Path) -> list[str]:
+    found = []
+    if b"root:x:0:0" in body or b"root:" in body and b":/bin/" in body:
+        found.append("/etc/passwd")
+    if b"TOP-SECRET-MARKER" in body:
+        found.append(str(secret_file))
+    if b"PATH=" in body or b"HOME=" in body:
+        found.append("the process environment")
+    if "## 一、".encode() in body or b"# \xe6\xb5\x99" in body[:4]:
+        found.append("the report's markdown")
+    return found
+
+
+def test_no_file_outside_the_app_is_served_by_any_route(base_url, secret_file, report_settings):
+    paths = [f"{route}{target}" for target in _targets(secret_file, report_settings)
+             for route in ("/file=", "/gradio_api/file=", "/gradio_api/file/")] + TRAVERSALS
+    served = []
+    for path in paths:
+        status, body = _raw_get(base_url, path)
+        if not 400 <= status < 500 or _leaks(body, secret_file):
+            served.append((path, status, _leaks(body, secret_file)))
+    assert served == []
+    # and the server is still answering afterwards
+    assert httpx.get(f"{base_url}/api/health", timeout=120).status_code == 200
+
+
+def test_settings_never_print_their_secrets():
+    from assistant.settings import Settings
+
+    settings = Settings(llm_api_key=API_KEY, auth=AUTH)
+    for text in (repr(settings), str(settings), settings.model_dump_json(), str(settings.model_dump())):
+        assert API_KEY not in text and PASSWORD not in text
+
+
+def _env(report_settings, tmp_path: Path, **extra: str) -> dict:
+    return {
+        **os.environ,
+        "ASSISTANT_PERSIST_DIR": str(report_settings.persist_dir),
+        "ASSISTANT_DATA_DIR": str(tmp_path / "data"),
+        "ASSISTANT_LLM_API_KEY": API_KEY,
+        "ASSISTANT_AUTH": AUTH,
+        **extra,
+    }
+
+
+def _closed_port() -> int:
+    with socket.create_server(("127.0.0.1", 0)) as probe:
+        return probe.getsockname()[1]
+
+
+def test_info_and_ask_never_show_the_api_key_or_password(report_settings, report_index, tmp_path):
+    # an LLM endpoint that refuses connections: the failure path is where keys tend to leak
+    env = _env(report_settings, tmp_path, ASSISTANT_LLM_BASE_URL=f"http://127.0.0.1:{_closed_port()}/v1")
+    outputs = []
+    for args in (["info"], ["ask", QUESTION], ["ask", QUESTION, "--json"], ["ask", "？？"]):
+        result = cli_runner.run(*args, env=env, cwd=tmp_path)
+        assert "Traceback" not in result.stderr, result.stderr
+        outputs.append(result.stdout + result.stderr)
+    assert "llm" in outputs[0]  # info saw the settings that hold the key
+    for text in outputs:
+        assert API_KEY not in text and PASSWORD not in text
+
+
+def test_the_served_app_never_shows_or_logs_the_api_key_or_password(report_settings, report_index, tmp_path):
+    port = _closed_port()
+    env = _env(report_settings, tmp_path, ASSISTANT_LLM_BASE_URL=f"http://127.0.0.1:{_closed_port()}/v1")
+    server = subprocess.Popen(
+        [ASSISTANT, "serve", "--port", str(port)], env=env, cwd=tmp_path,
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    bodies: list[str] = []
+    try:
+        deadline = time.monotonic() + 900
+        while True:
+            assert server.poll() is None, server.stdout.read()
+            try:
+                httpx.get(f"{base}/api/health", timeout=5)
+                break
+            except httpx.TransportError:
+                assert time.monotonic() < deadline, "serve did not come up"
+                time.sleep(0.5)
+        with httpx.Client(base_url=base, timeout=300) as http:
+            refused = http.get("/", auth=("ann", "wrong"))
+            assert refused.status_code == 401
+            bodies.append(refused.text + str(refused.headers))
+            login = ("ann", PASSWORD)
+            for path in ("/", "/config", "/gradio_api/info", "/api/health"):
+                response = http.get(path, auth=login)
+                assert response.status_code == 200, path
+                bodies.append(response.text + str(response.headers))
+            for body in ({"question": QUESTION}, {"question": "？？"}, {"question": 3}):
+                response = http.post("/api/ask", json=body, auth=login)
+                bodies.append(response.text + str(response.headers))
+            assert "124" in bodies[-3]  # `assistant serve` answers from the index it was given
+            bodies.append(http.post("/api/ask", content=b"{not json", auth=login).text)
+    finally:
+        server.terminate()
+        log, _ = server.communicate(timeout=60)
+    assert "serving on http://127.0.0.1:" in log  # loopback unless told otherwise
+    for text in [log, *bodies]:
+        assert API_KEY not in text and PASSWORD not in text
