@@ -155,7 +155,9 @@ def analyse(question: str, index: LoadedIndex) -> Query:
         kind = "quantity"
     unit, required = _asked_unit(question) if kind == "quantity" else (None, False)
 
-    return Query(question, terms, _CONSTRAINT.findall(question), kind, unit, required, anchors)
+    # 一 before a measure word is mostly "a" (一年, 一双, 一次), not a figure to look for
+    numbers = [n for n in _CONSTRAINT.findall(question) if n != "1"]
+    return Query(question, terms, numbers, kind, unit, required, anchors)
 
 
 def _figure(unit: str) -> str:
@@ -209,7 +211,8 @@ class ExtractiveAnswerer:
                     score += 0.15 if has_number else -0.2
                 if query.unit and has_number:
                     score += 0.2 if has_unit else -0.1
-                score += 0.3 * sum(n in flat for n in query.numbers) + 0.1 * sum(n in whole for n in query.numbers)
+                score += 0.3 * sum(_has_number(flat, n) for n in query.numbers)
+                score += 0.1 * sum(_has_number(whole, n) for n in query.numbers)
                 score += 0.1 * prior - 0.02 * rank
                 segments.append(Segment(rank, start, end, piece, score, covered, has_number, has_unit))
         return segments
@@ -223,7 +226,7 @@ class ExtractiveAnswerer:
         missing_names = sorted(a for a in query.anchors if a not in context)
         if missing_names:
             return f"报告没有提到「{'、'.join(missing_names)}」"
-        missing_numbers = [n for n in query.numbers if n not in context]
+        missing_numbers = [n for n in query.numbers if not _has_number(context, n)]
         if missing_numbers:
             return f"报告没有与「{'、'.join(missing_numbers)}」对应的内容"
         coverage = sum(w for t, w in query.terms.items() if t in context) / query.total
@@ -243,17 +246,18 @@ class ExtractiveAnswerer:
         # the best-scored sentence whose passage holds what the question names; a close
         # runner-up may be the grounded one (the passage with 「300 亿元」 ranked third)
         best, missing = segments[0], self.gap(query, segments[0], documents)
+        exact = bool(query.numbers)  # a number the question names is evidence enough to look further
         for seg in segments[1:]:
-            if not missing or seg.score < self.runner_up * segments[0].score:
+            if not missing or (not exact and seg.score < self.runner_up * segments[0].score):
                 break
             if self.gap(query, seg, documents) is None:
                 best, missing = seg, None
         if missing:
             return _decline(question, missing, passages)
         budget = self.budget_chars * (2 if query.kind in ("list", "reason") else 1)
-        chosen = [best, *_continuation(best, segments, budget)]
+        chosen = [best]
         for seg in segments:
-            if seg in chosen:
+            if seg is best:
                 continue
             if len(chosen) >= 3 or seg.score < 0.85 * best.score:
                 break
@@ -263,8 +267,16 @@ class ExtractiveAnswerer:
             gain = sum(query.terms[t] for t in seg.covered - covered)
             if gain >= 0.15 * query.total:  # it answers a part of the question the others do not
                 chosen.append(seg)
+        for seg in list(chosen):  # complete each quoted sentence that opens a list or is a heading
+            room = budget - sum(len(c.text) for c in chosen) + len(seg.text)
+            chosen += [s for s in _continuation(seg, segments, room) if s not in chosen]
         chosen.sort(key=lambda s: (s.rank, s.start))
         return _compose(question, chosen, documents, passages)
+
+
+def _has_number(text: str, number: str) -> bool:
+    """`number` as a whole number in `text`: 680 is not in 1680, nor 10 in 10.5."""
+    return re.search(rf"(?<![\d.]){re.escape(number)}(?![\d]|\.\d)", text) is not None
 
 
 def _continuation(best: Segment, segments: list[Segment], budget: int) -> list[Segment]:

@@ -77,7 +77,7 @@ def _write_until_killed(script: str, args: list[str], acknowledged: int) -> list
     return acks
 
 
-@pytest.mark.parametrize("acknowledged", [1, 10, 40])
+@pytest.mark.parametrize("acknowledged", [1, 40])
 def test_feedback_killed_mid_write_keeps_every_acknowledged_record(tmp_path, acknowledged):
     acks = _write_until_killed(FEEDBACK_WRITER, [str(tmp_path)], acknowledged)
     store = FeedbackStore(tmp_path)
@@ -94,7 +94,7 @@ def test_feedback_killed_mid_write_keeps_every_acknowledged_record(tmp_path, ack
     assert store.get(again).question == "再问"
 
 
-@pytest.mark.parametrize("acknowledged", [1, 8])
+@pytest.mark.parametrize("acknowledged", [8])
 def test_eval_runs_killed_mid_write_keep_every_acknowledged_run_and_list_no_half_run(tmp_path, acknowledged):
     from assistant.runs import list_runs, load
     from assistant.settings import Settings

@@ -60,3 +60,14 @@ def test_a_grounded_runner_up_beats_a_top_sentence_without_the_number_asked_abou
     answer = ask(query, top, runner_up)
     assert answer.answerable and "7 个" in answer.answer
     assert [c.chunk_id for c in answer.citations] == ["b"]
+
+
+def test_a_number_in_the_question_matches_whole_numbers_only():
+    cities = passage(  # long enough to be quoted clause by clause, as the report's city list is
+        "各市产业集群分布如下：台州 67 个，年产值 1680 亿元；宁波 81 个，年产值 2290 亿元；"
+        "嘉兴 52 个，年产值 1110 亿元；湖州 30 个，年产值 680 亿元；金华 50 个，年产值 990 亿元。",
+        chunk_id="a",
+    )
+    query = Query("年产值680亿元的是哪个市", {"年产值": 2.0}, ["680"], "other")
+    answer = ask(query, cities)
+    assert "湖州" in answer.answer and "台州" not in answer.answer
