@@ -53,6 +53,7 @@ _CONSTRAINT = re.compile(r"(?<![哪这那几前])\d+(?:\.\d+)?")
 # about a time or quantity the report does not cover
 _PERIOD = re.compile(r"^[一二三四五六七八九十]+五$|\d")
 # a sentence that opens a list, the items that continue it, and a numbered heading
+_LISTS = re.compile(r"[、；;：:]|一是|首先|其一|[（(]1[）)]|①|和|及|与")
 _LIST_OPENS = re.compile(r"一是|第一[，,、]|首先|其一|[（(]1[）)]|①|[：:]\s*$")
 _LIST_GOES_ON = re.compile(r"^\s*(?:[二三四五六七八九十]是|第[二三四五六七八九十][，,、]|其[二三四五]|其次|再次|最后|[（(]\d+[）)]|[②③④⑤⑥⑦⑧⑨])")
 _HEADING = re.compile(r"^\s*(?:\d+(?:\.\d+)*\s*[、.．]?\s|\d+、|[一二三四五六七八九十]+、|[（(][一二三四五六七八九十]+[）)])")
@@ -234,6 +235,8 @@ class ExtractiveAnswerer:
             return "报告中没有与这个问题对得上的段落"
         if query.kind == "quantity" and not best.has_number:
             return "报告提到了相关内容，但没有给出这个数字"
+        if query.kind == "list" and not _LISTS.search(best.text):
+            return "报告提到了相关内容，但没有列出这些项"  # 舟山's count is no list of its industries
         if query.unit_required and not best.has_unit:
             return "报告提到了相关内容，但没有给出这一类数字"  # a count where money was asked, say
         return None

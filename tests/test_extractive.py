@@ -71,3 +71,9 @@ def test_a_number_in_the_question_matches_whole_numbers_only():
     query = Query("年产值680亿元的是哪个市", {"年产值": 2.0}, ["680"], "other")
     answer = ask(query, cities)
     assert "湖州" in answer.answer and "台州" not in answer.answer
+
+
+def test_a_list_question_is_declined_when_the_passage_only_gives_a_figure():
+    query = Query("舟山的产业集群主要是哪些行业", {"舟山": 4.0, "产业集群": 0.5, "行业": 1.0}, [], "list", anchors={"舟山"})
+    answer = ask(query, passage("舟山产业集群 11 个，年产值 110 亿元。"))
+    assert not answer.answerable and "没有列出" in answer.answer
