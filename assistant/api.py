@@ -194,6 +194,7 @@ def create_app(settings: Settings, assistant=None):
         ssr_mode=False,
         mcp_server=False,
         pwa=False,
+        app_kwargs={"docs_url": None, "redoc_url": None, "openapi_url": None},  # no schema pages
         **page_options(),
     )
     app.add_middleware(BodyLimit, limit=settings.max_request_bytes)

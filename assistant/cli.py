@@ -11,7 +11,6 @@ import sys
 from pathlib import Path
 from typing import Optional
 
-import click
 import typer
 
 from assistant.errors import UserError
@@ -235,19 +234,25 @@ def serve(
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Entry point: run the app and turn every expected failure into one line + exit 2."""
+    """Entry point: run the app and turn every expected failure into one line + exit 2.
+
+    Typer (0.29+) raises its own exception classes, not click's, when not in standalone mode.
+    """
     try:
         app(args=argv, standalone_mode=False)
     except UserError as exc:
         print(f"error: {exc}", file=sys.stderr)
         sys.exit(2)
-    except click.exceptions.Exit as exc:
+    except typer.Exit as exc:
         sys.exit(exc.exit_code)
-    except click.exceptions.Abort:
+    except typer.Abort:
         print("error: aborted", file=sys.stderr)
         sys.exit(130)
-    except click.ClickException as exc:
-        print(f"error: {exc.format_message()}", file=sys.stderr)
+    except typer.TyperException as exc:
+        if type(exc).__name__ == "NoArgsIsHelpError":  # bare `assistant`: the help, as a user expects
+            print(exc.format_message(), file=sys.stderr)
+        else:
+            print(f"error: {' '.join(exc.format_message().split())}", file=sys.stderr)
         sys.exit(2)
 
 
