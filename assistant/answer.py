@@ -218,7 +218,10 @@ class ExtractiveAnswerer:
                 segments.append(Segment(rank, start, end, piece, score, covered, has_number, has_unit))
         return segments
 
-    def gap(self, query: Query, best: Segment, documents: list[Document]) -> str | None:
+    def _budget(self, query: Query) -> int:
+        return self.budget_chars * (2 if query.kind in ("list", "reason") else 1)
+
+    def gap(self, query: Query, best: Segment, segments: list[Segment], documents: list[Document]) -> str | None:
         """What the answering passage lacks (the question's rarest words, its names, its numbers,
         the kind of figure asked for), said in a few words for the decline; None when grounded."""
         doc = documents[best.rank]
@@ -235,7 +238,8 @@ class ExtractiveAnswerer:
             return "报告中没有与这个问题对得上的段落"
         if query.kind == "quantity" and not best.has_number:
             return "报告提到了相关内容，但没有给出这个数字"
-        if query.kind == "list" and not _LISTS.search(best.text):
+        quoted = best.text + "".join(s.text for s in _continuation(best, segments, self._budget(query)))
+        if query.kind == "list" and not _LISTS.search(quoted):
             return "报告提到了相关内容，但没有列出这些项"  # 舟山's count is no list of its industries
         if query.unit_required and not best.has_unit:
             return "报告提到了相关内容，但没有给出这一类数字"  # a count where money was asked, say
@@ -248,16 +252,16 @@ class ExtractiveAnswerer:
             return _decline(question, "报告中没有与这个问题对得上的段落", passages)
         # the best-scored sentence whose passage holds what the question names; a close
         # runner-up may be the grounded one (the passage with 「300 亿元」 ranked third)
-        best, missing = segments[0], self.gap(query, segments[0], documents)
+        best, missing = segments[0], self.gap(query, segments[0], segments, documents)
         exact = bool(query.numbers)  # a number the question names is evidence enough to look further
         for seg in segments[1:]:
             if not missing or (not exact and seg.score < self.runner_up * segments[0].score):
                 break
-            if self.gap(query, seg, documents) is None:
+            if self.gap(query, seg, segments, documents) is None:
                 best, missing = seg, None
         if missing:
             return _decline(question, missing, passages)
-        budget = self.budget_chars * (2 if query.kind in ("list", "reason") else 1)
+        budget = self._budget(query)
         chosen = [best]
         for seg in segments:
             if seg is best:
@@ -290,12 +294,12 @@ def _continuation(best: Segment, segments: list[Segment], budget: int) -> list[S
     enumerates = bool(_LIST_OPENS.search(best.text))
     if not (heading or enumerates):
         return []
+    only_a_list = enumerates and not heading
+    lead_in = best.text.rstrip().endswith(("：", ":"))  # its first item need not be marked
     taken: list[Segment] = []
     used = len(best.text)
     for seg in after:
-        if enumerates and not heading and taken and not _LIST_GOES_ON.match(seg.text):
-            break
-        if enumerates and not heading and not taken and not (_LIST_GOES_ON.match(seg.text) or best.text.rstrip().endswith(("：", ":"))):
+        if only_a_list and not _LIST_GOES_ON.match(seg.text) and (taken or not lead_in):
             break
         if used + len(seg.text) > budget:
             break
