@@ -74,7 +74,7 @@ def _clean_line(line: str, line_start: int) -> tuple[str, list[int], int, bool, 
     return text[left:right], offsets[left:right], level, whole_bold, lead
 
 
-def _ends_sentence(text: str) -> bool:
+def ends_sentence(text: str) -> bool:
     tail = text.rstrip(CLOSERS + " ")
     return not tail or tail[-1] in SENTENCE_END
 
@@ -109,6 +109,6 @@ def paragraphs(source: str) -> list[Paragraph]:
         else:
             open_para = Paragraph(text, list(offs), level, bold, lead, [line])
             result.append(open_para)
-        if level > 0 or bold or _ends_sentence(open_para.text):
+        if level > 0 or bold or ends_sentence(open_para.text):
             open_para = None
     return result

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+from assistant.clean import ends_sentence, looks_like_heading_start
 from assistant.errors import UserError
 
 
@@ -57,6 +58,11 @@ def _with_title(title: str | None, lines: list[str]) -> list[str]:
     return [f"# {title}", ""] + lines
 
 
+def _is_heading_line(line: str, full_width: int) -> bool:
+    """A numbered line well short of the page width that ends no sentence: a heading, not a wrapped line."""
+    return looks_like_heading_start(line) and not ends_sentence(line) and len(line) < 0.75 * full_width
+
+
 def _read_pdf(path: Path) -> str:
     from pypdf import PdfReader
 
@@ -72,7 +78,10 @@ def _read_pdf(path: Path) -> str:
         raise UnreadableDocumentError(f"not a readable PDF ({exc.__class__.__name__})") from None
     lines: list[str] = []
     for page in pages:
-        lines.extend(line for line in page.splitlines() if not _PAGE_NUMBER.match(line))
+        page_lines = [line.strip() for line in page.splitlines() if not _PAGE_NUMBER.match(line)]
+        full_width = max((len(line) for line in page_lines), default=0)
+        # a PDF has no paragraph marks: a heading line is marked, or the text below would join it
+        lines.extend(f"## {line}" if _is_heading_line(line, full_width) else line for line in page_lines)
         lines.append("")
     if not any(line.strip() for line in lines):
         return ""
