@@ -71,12 +71,17 @@ class _Unit:
     end: int
     opens_paragraph: bool
     tokens: int
+    gap: str  # the spaces before it in its paragraph, kept so a chunk quotes the paragraph exactly
 
 
 def _units(paragraph: Paragraph, tokens: Callable[[str], int]) -> list[_Unit]:
+    spans = sentence_spans(paragraph.text)
     return [
-        _Unit(paragraph.text[s:e], *paragraph.span_offsets(s, e), i == 0, tokens(paragraph.text[s:e]))
-        for i, (s, e) in enumerate(sentence_spans(paragraph.text))
+        _Unit(
+            paragraph.text[s:e], *paragraph.span_offsets(s, e), i == 0, tokens(paragraph.text[s:e]),
+            paragraph.text[spans[i - 1][1] : s] if i else "",
+        )
+        for i, (s, e) in enumerate(spans)
     ]
 
 
@@ -110,7 +115,7 @@ def chunk_outline(
         path = PATH_SEPARATOR.join(section.path)
         units = [u for paragraph in section.paragraphs for u in _units(paragraph, tokens)]
         for batch in _pack(units, max_tokens):
-            text = "".join(("\n" if u.opens_paragraph and k else "") + u.text for k, u in enumerate(batch))
+            text = "".join(("\n" if u.opens_paragraph else u.gap) * bool(k) + u.text for k, u in enumerate(batch))
             cid = chunk_id(source, path, text)
             if cid in seen:  # the same text twice in one section: keep ids unique and stable
                 cid = chunk_id(source, path, f"{text}\x1f{len(chunks)}")

@@ -2,7 +2,7 @@
 
 import pytest
 
-from assistant.chunk import PATH_SEPARATOR, chunk_document, count_tokens
+from assistant.chunk import PATH_SEPARATOR, chunk_document, chunk_outline, count_tokens
 from assistant.clean import paragraphs
 from assistant.corpus import SourceDocument
 from assistant.normalize import compact
@@ -76,8 +76,9 @@ def test_a_paragraph_split_across_chunks_repeats_its_short_lead_in():
     lead = "各市的数量差别较大。"
     listing = "；".join(f"城市{i} {i} 个，年产值 {i * 10} 亿元" for i in range(1, 6)) + "。"
     outline = recover_outline(paragraphs(f"# 文档\n\n## 一、总论\n\n{'前面的句子很长。' * 20}{lead}{listing}\n"), "x")
-    from assistant.chunk import chunk_outline
+    budget = count_tokens(lead + listing) + 4  # room for the list and its lead-in, not for what came before
 
-    chunks = chunk_outline(outline, "t.md", max_tokens=200)
+    chunks = chunk_outline(outline, "t.md", max_tokens=budget)
+    assert len(chunks) > 1
     holder = next(c for c in chunks if "城市1 1 个" in c.text)
     assert holder.text.startswith(lead)
