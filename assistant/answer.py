@@ -239,7 +239,7 @@ class ExtractiveAnswerer:
         if query.kind == "quantity" and not best.has_number:
             return "报告提到了相关内容，但没有给出这个数字"
         quoted = best.text + "".join(s.text for s in _continuation(best, segments, self._budget(query)))
-        if query.kind == "list" and not _LISTS.search(quoted):
+        if query.kind == "list" and best.has_number and not _LISTS.search(quoted):
             return "报告提到了相关内容，但没有列出这些项"  # 舟山's count is no list of its industries
         if query.unit_required and not best.has_unit:
             return "报告提到了相关内容，但没有给出这一类数字"  # a count where money was asked, say
@@ -316,8 +316,7 @@ def _passage(doc: Document) -> Passage:
     )
 
 
-def _quote(text: str) -> str:
-    text = _LEAD.sub("", text.strip()).strip()
+def _ending(text: str) -> str:
     return re.sub(r"[；;，,、：:]$", "。", text)
 
 
@@ -325,15 +324,19 @@ def _compose(question: str, chosen: list[Segment], documents: list[Document], pa
     numbers: dict[int, int] = {}
     citations: list[Citation] = []
     parts: list[str] = []
+    in_run = False
     for i, seg in enumerate(chosen):
         if seg.rank not in numbers:
             numbers[seg.rank] = len(numbers) + 1
             p = passages[seg.rank]
             citations.append(Citation(n=numbers[seg.rank], **p.model_dump()))
         citations[numbers[seg.rank] - 1].highlights.append((seg.start, seg.end))
-        # a run of sentences from one passage is cited once, after its last sentence
-        run_goes_on = i + 1 < len(chosen) and chosen[i + 1].rank == seg.rank
-        parts.append(_quote(seg.text) + ("" if run_goes_on else f"[{numbers[seg.rank]}]"))
+        # a run of adjacent sentences is quoted as it stands and cited once, after its last sentence
+        text = seg.text.strip() if in_run else _LEAD.sub("", seg.text.strip()).strip()
+        nxt = chosen[i + 1] if i + 1 < len(chosen) else None
+        between = documents[seg.rank].page_content[seg.end : nxt.start] if nxt and nxt.rank == seg.rank else "x"
+        in_run = nxt is not None and nxt.start >= seg.end and not between.strip()
+        parts.append(text if in_run else _ending(text) + f"[{numbers[seg.rank]}]")
     return Answer(question=question, answer="".join(parts), answerable=True, citations=citations, retrieved=passages)
 
 
