@@ -33,9 +33,9 @@ def _copy_index(report_settings, tmp: Path):
     return make_settings(tmp, tmp / "corpus")
 
 
-def _reply(assistant: Assistant) -> tuple[str, list[str]]:
+def _reply(assistant: Assistant) -> tuple[str, tuple[str, ...]]:
     answer = assistant.ask(QUESTION)
-    return answer.answer, [c.chunk_id for c in answer.citations]
+    return answer.answer, tuple(c.chunk_id for c in answer.citations)
 
 
 @pytest.fixture()
@@ -117,7 +117,7 @@ def test_questions_are_answered_without_a_failure_while_a_rebuild_runs(deploymen
     settings, before = deployment
     answering = current_build(settings.persist_dir).name
     running = Assistant(settings)
-    replies: list[tuple[str, list[str]]] = []
+    replies: list[tuple[str, tuple[str, ...]]] = []
     failures: list[BaseException] = []
     done = threading.Event()
 
