@@ -29,7 +29,9 @@ LISTING = re.compile(r"哪些|哪几|有什么|有啥|都有|包括|分别|列�
 REASONING = re.compile(r"为什么|为何|原因|怎么|如何|怎样|措施|对策|建议|办法|途径|意义|作用|影响|问题")
 _NUMBER = re.compile(r"\d+(?:\.\d+)?")
 _CN_NUMERAL = "一二两三四五六七八九十百千"
-_COUNT = re.compile(rf"\d|第[{_CN_NUMERAL}]+|[{_CN_NUMERAL}]+(?:个|家|种|件|项|类|条|大|分之)")
+# a figure in Chinese numerals; a lone 一 before a measure word is an article (「一个庞大的产业集群」)
+_CN_FIGURE = rf"(?:[{_CN_NUMERAL}]{{2,}}|[{_CN_NUMERAL.replace('一', '')}])"
+_COUNT = re.compile(rf"\d|第[{_CN_NUMERAL}]+|{_CN_FIGURE}(?:个|家|种|件|项|类|条|大|分之)")
 # what a year question needs: a year, not a duration (「二十多年」)
 _YEAR = r"(?:1[89]|20)\d\d\s*年"
 # the measure word a quantity question asks for (「那几年」 points back, it does not ask), and
@@ -165,7 +167,7 @@ def _figure(unit: str) -> str:
     """A number carrying `unit` (「30 亿元」, 「三十多个」), or the year pattern itself."""
     if unit == _YEAR:
         return _YEAR
-    return rf"(?:\d[\d.]*|[{_CN_NUMERAL}]+)(?:多|余)?[十百千万亿]?个?(?:{unit})"
+    return rf"(?:\d[\d.]*|{_CN_FIGURE})(?:多|余)?[十百千万亿]?个?(?:{unit})"
 
 
 def _asked_unit(question: str) -> tuple[str | None, bool]:
