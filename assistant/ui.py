@@ -276,9 +276,10 @@ def build_chat_tab(assistant: Assistant, settings: Settings) -> None:
     def reset():
         return [], "", Conversation(), gr.Row(visible=False)
 
+    # a question sent while the last answer is still finishing waits its turn instead of being dropped
     asked = [
-        question.submit(respond, [question, conversation], [question, chatbot, conversation]),
-        send.click(respond, [question, conversation], [question, chatbot, conversation]),
+        question.submit(respond, [question, conversation], [question, chatbot, conversation], trigger_mode="always_last"),
+        send.click(respond, [question, conversation], [question, chatbot, conversation], trigger_mode="always_last"),
     ]
     chatbot.like(rate, [conversation], [feedback_row, feedback_note, comment, conversation], concurrency_limit=None)
     save_comment.click(add_comment, [comment, conversation], [comment, feedback_note], concurrency_limit=None)
