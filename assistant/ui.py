@@ -239,12 +239,13 @@ def build_chat_tab(assistant: Assistant, settings: Settings) -> None:
         received = ""
         try:
             for event in answer_events(assistant, text, state.history()):
+                # the box was cleared once above; what the user types meanwhile is theirs
                 if isinstance(event, Answer):
                     state.answers.append(event)
-                    yield "", state.messages(), state
+                    yield gr.skip(), state.messages(), state
                     return
                 received += event
-                yield "", shown + [{"role": "assistant", "content": render_partial(received)}], state
+                yield gr.skip(), shown + [{"role": "assistant", "content": render_partial(received)}], state
         except UserError as exc:
             yield text, shown + [{"role": "assistant", "content": render_partial(f"无法回答：{exc}")}], state
         except Exception:  # a bug must not leave the chat hanging; the log has the details

@@ -285,8 +285,8 @@ def test_the_ui_shows_hostile_text_as_text_and_bad_input_as_a_message(api):
             args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                   "--disable-sync", "--no-first-run"],
         )
+        page = browser.new_page()
         try:
-            page = browser.new_page()
             page.set_default_timeout(300_000)
             page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
             page.goto(str(api.base_url))
