@@ -108,7 +108,7 @@ def test_a_run_fills_the_table_and_filters_and_details_work(page, server, tmp_pa
 def test_downvoted_feedback_becomes_a_draft_item_in_the_chosen_file(page, server):
     settings, _ = server
     page.locator("#eval-feedback").get_by_text("👎 反馈 → 评测题").click()
-    page.locator("#eval-feedback").get_by_text("宁波有多少个产业集群？", exact=True).first.click()
+    page.locator("#eval-feedback").get_by_text("宁波有多少个产业集群？", exact=True).filter(visible=True).first.click()
     question = page.locator("#draft-question textarea")
     page.wait_for_function("document.querySelector('#draft-question textarea').value.length > 0")
     assert question.input_value() == "宁波有多少个产业集群？"
