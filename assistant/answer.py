@@ -322,6 +322,13 @@ def _ending(text: str) -> str:
     return re.sub(r"[；;，,、：:]$", "。", text)
 
 
+def _adjacent(seg: Segment, nxt: Segment, documents: list[Document]) -> bool:
+    """`nxt` follows `seg` in the same passage with nothing but spaces between them."""
+    if nxt.rank != seg.rank or nxt.start < seg.end:
+        return False
+    return not documents[seg.rank].page_content[seg.end : nxt.start].strip()
+
+
 def _compose(question: str, chosen: list[Segment], documents: list[Document], passages: list[Passage]) -> Answer:
     numbers: dict[int, int] = {}
     citations: list[Citation] = []
@@ -335,9 +342,7 @@ def _compose(question: str, chosen: list[Segment], documents: list[Document], pa
         citations[numbers[seg.rank] - 1].highlights.append((seg.start, seg.end))
         # a run of adjacent sentences is quoted as it stands and cited once, after its last sentence
         text = seg.text.strip() if in_run else _LEAD.sub("", seg.text.strip()).strip()
-        nxt = chosen[i + 1] if i + 1 < len(chosen) else None
-        between = documents[seg.rank].page_content[seg.end : nxt.start] if nxt and nxt.rank == seg.rank else "x"
-        in_run = nxt is not None and nxt.start >= seg.end and not between.strip()
+        in_run = i + 1 < len(chosen) and _adjacent(seg, chosen[i + 1], documents)
         parts.append(text if in_run else _ending(text) + f"[{numbers[seg.rank]}]")
     return Answer(question=question, answer="".join(parts), answerable=True, citations=citations, retrieved=passages)
 
