@@ -306,6 +306,7 @@ def test_the_ui_shows_hostile_text_as_text_and_bad_input_as_a_message(api):
             assert "no words" in chat.inner_text()
             assert page.evaluate("window.__xss") is None and dialogs == []
         finally:
-            (Path(__file__).resolve().parent.parent / "test-artifacts").mkdir(exist_ok=True)
-            page.screenshot(path=str(Path(__file__).resolve().parent.parent / "test-artifacts" / "hostile_text.png"), full_page=True)
+            shots = Path(__file__).resolve().parent.parent / "test-artifacts"
+            shots.mkdir(exist_ok=True)
+            page.screenshot(path=str(shots / "hostile_text.png"), full_page=True)
             browser.close()
