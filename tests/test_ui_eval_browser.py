@@ -84,7 +84,7 @@ def test_a_run_fills_the_table_and_filters_and_details_work(page, server, tmp_pa
     assert "杭州有多少个产业集群？" in table_text and "<b>粗体类别</b>" in table_text  # markup shown as text
 
     page.locator("#eval-verdict").get_by_text("未通过", exact=True).click()
-    page.wait_for_function(f"() => ({SHOWS})(['q-miss']) && !({SHOWS})(['q-hz'])")
+    page.wait_for_function(f"() => ({SHOWS})(['q-miss']) && !['q-hz', 'q-sx', 'q-js'].some(id => ({SHOWS})([id]))")
 
     page.locator("#eval-table").get_by_text("温州有多少个产业集群？", exact=True).click()
     detail = page.locator("#eval-detail")
