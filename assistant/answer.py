@@ -210,6 +210,8 @@ class ExtractiveAnswerer:
                 score /= query.total
                 has_number = bool(_COUNT.search(flat))
                 has_unit = bool(query.unit and re.search(_figure(query.unit), flat))
+                if has_unit and _said_of(query, flat):
+                    score += 0.15
                 if query.kind == "quantity":
                     score += 0.15 if has_number else -0.2
                 if query.unit and has_number:
@@ -281,6 +283,15 @@ class ExtractiveAnswerer:
             chosen += [s for s in _continuation(seg, segments, room) if s not in chosen]
         chosen.sort(key=lambda s: (s.rank, s.start))
         return _compose(question, chosen, documents, passages)
+
+
+def _said_of(query: Query, text: str) -> bool:
+    """The asked figure follows a name of the question closely (「绍兴 58 个」), so it is that
+    name's figure, not one of a sentence that mentions the name in passing (「绍兴轻纺产业集群等 29 个」)."""
+    if not query.anchors or not query.unit:
+        return False
+    names = "|".join(re.escape(a) for a in sorted(query.anchors, key=len, reverse=True))
+    return re.search(rf"(?:{names})[^，。；：、,;:\d]{{0,4}}?{_figure(query.unit)}", text) is not None
 
 
 def _has_number(text: str, number: str) -> bool:

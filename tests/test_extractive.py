@@ -77,3 +77,13 @@ def test_a_list_question_is_declined_when_the_passage_only_gives_a_figure():
     query = Query("舟山的产业集群主要是哪些行业", {"舟山": 4.0, "产业集群": 0.5, "行业": 1.0}, [], "list", anchors={"舟山"})
     answer = ask(query, passage("舟山产业集群 11 个，年产值 110 亿元。"))
     assert not answer.answerable and "没有列出" in answer.answer
+
+
+def test_a_count_said_of_the_place_asked_about_beats_a_sentence_naming_it_in_passing():
+    in_passing = passage(
+        "全省共有义乌小商品产业集群、绍兴轻纺产业集群等 29 个产业集群入选百佳，数量居全国第一。", chunk_id="a"
+    )
+    city_list = passage("各市的产业集群数量依次为：杭州 124 个；绍兴 58 个，年产值 2647 亿元；舟山 11 个。", chunk_id="b")
+    query = Query("绍兴有多少个产业集群", {"绍兴": 3.0, "产业集群": 0.1}, [], "quantity", "个", True, {"绍兴"})
+    answer = ask(query, in_passing, city_list)
+    assert "绍兴 58 个" in answer.answer and "29" not in answer.answer
