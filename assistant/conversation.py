@@ -30,6 +30,23 @@ def _words(text: str, tokenizer: Tokenizer) -> list[tuple[str, bool]]:
     ]
 
 
+def _swaps(now: list[tuple[str, bool]], before: list[tuple[str, bool]]) -> list[tuple[str, str]]:
+    """(old, new) pairs when every word of a bare follow-up stands for a word of the previous
+    question: a name for a name (温州 for 绍兴), or a word of the same kind, told by its last two
+    characters (温台产业带 for 环杭州湾产业带). Empty when any word has no counterpart."""
+    free = list(before)
+    pairs = []
+    for word, entity in now:
+        match = next(
+            (old for old in free if old[0] != word and (old[1] if entity else old[0][-2:] == word[-2:])), None
+        )
+        if match is None:
+            return []
+        free.remove(match)
+        pairs.append((match[0], word))
+    return pairs
+
+
 def is_follow_up(question: str) -> bool:
     core = _FILLER.sub("", question)
     return (
@@ -50,10 +67,11 @@ def condense(question: str, history: History, tokenizer: Tokenizer) -> str:
     before = _words(previous, tokenizer)
     now_entities = [w for w, e in now if e]
     before_entities = [w for w, e in before if e]
-    if now_entities and len(now_entities) == len(now):
-        # 「那温州呢」: same question about another subject
+    swaps = _swaps(now, before)
+    if swaps or (now_entities and len(now_entities) == len(now)):
+        # 「那温州呢」「温台产业带呢」: the same question about another subject
         standalone = previous
-        for old, new in zip(before_entities, now_entities):
+        for old, new in swaps:
             standalone = standalone.replace(old, new, 1)
         return standalone if standalone != previous else f"{' '.join(now_entities)}{previous}"
     subject = "".join(before_entities) or (before[0][0] if before else "")

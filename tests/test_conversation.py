@@ -19,6 +19,14 @@ def test_a_new_subject_replaces_the_old_one_in_the_previous_question(tokenizer):
     assert condense("那温州呢?", history, tokenizer) == "温州有多少个产业集群?"
 
 
+def test_a_bare_subject_of_the_same_kind_replaces_its_counterpart():
+    from assistant.tokenize import Tokenizer
+
+    tokenizer = Tokenizer(["东海产业带", "西山产业带", "产业集群"])
+    history = [("东海产业带有多少个产业集群？", "东海产业带有 335 个。")]
+    assert condense("西山产业带呢?", history, tokenizer) == "西山产业带有多少个产业集群?"
+
+
 def test_a_pronoun_takes_the_previous_subject_and_its_topic(tokenizer):
     history = [("杭州有多少个产业集群？", "杭州 124 个。")]
     standalone = condense("它的产值呢?", history, tokenizer)
