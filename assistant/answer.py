@@ -26,6 +26,8 @@ from assistant.tokenize import stopwords
 
 QUANTITY = re.compile(r"多少|几[个家种件年倍项位]?|多大|多高|多长|比例|比重|百分之|占|排名|第几|哪一年|何时|什么时候")
 LISTING = re.compile(r"哪些|哪几|有什么|有啥|都有|包括|分别|列举|几个方面|哪几个")
+# a question that weighs subjects against each other needs a sentence for each of them
+COMPARING = re.compile(r"相比|对比|比较|区别|差别|哪个[^，。？?]{0,8}(?:多|少|高|低|大|小|强|弱|快|慢)|还是")
 REASONING = re.compile(r"为什么|为何|原因|怎么|如何|怎样|措施|对策|建议|办法|途径|意义|作用|影响|问题")
 _NUMBER = re.compile(r"\d+(?:\.\d+)?")
 _CN_NUMERAL = "一二两三四五六七八九十百千"
@@ -70,6 +72,7 @@ class Query:
     unit: str | None = None  # regex alternatives for the unit a quantity answer carries
     unit_required: bool = False  # the report must state the figure in that unit, or we decline
     anchors: set[str] = field(default_factory=set)  # words the answering passage must contain
+    compares: bool = False
 
     @property
     def total(self) -> float:
@@ -160,7 +163,7 @@ def analyse(question: str, index: LoadedIndex) -> Query:
 
     # 一 before a measure word is mostly "a" (一年, 一双, 一次), not a figure to look for
     numbers = [n for n in _CONSTRAINT.findall(question) if n != "1"]
-    return Query(question, terms, numbers, kind, unit, required, anchors)
+    return Query(question, terms, numbers, kind, unit, required, anchors, bool(COMPARING.search(question)))
 
 
 def _figure(unit: str) -> str:
@@ -223,7 +226,7 @@ class ExtractiveAnswerer:
         return segments
 
     def _budget(self, query: Query) -> int:
-        return self.budget_chars * (2 if query.kind in ("list", "reason") else 1)
+        return self.budget_chars * (2 if query.kind in ("list", "reason") or query.compares else 1)
 
     def gap(self, query: Query, best: Segment, segments: list[Segment], documents: list[Document]) -> str | None:
         """What the answering passage lacks (the question's rarest words, its names, its numbers,

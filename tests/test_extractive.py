@@ -87,3 +87,14 @@ def test_a_count_said_of_the_place_asked_about_beats_a_sentence_naming_it_in_pas
     query = Query("绍兴有多少个产业集群", {"绍兴": 3.0, "产业集群": 0.1}, [], "quantity", "个", True, {"绍兴"})
     answer = ask(query, in_passing, city_list)
     assert "绍兴 58 个" in answer.answer and "29" not in answer.answer
+
+
+def test_a_comparison_quotes_a_sentence_for_each_subject_even_when_they_are_long():
+    east = passage("东海产业带有着悠久的商业传统，民众的创新意识很强，很早就利用制度创新和技术创新，发展以“专业市场+家庭工厂”为主的农村工业化模式，"
+                   "产业集群发展良好，集聚程度非常高，共有产业集群 140 个，产值 3415 亿元。", chunk_id="a")
+    west = passage("西山产业带原有经济基础较差，产业集群的发展历史短，发展水平相对落后，拥有产业集群 126 个，产值 1554 亿元。",
+                   chunk_id="b")
+    query = Query("东海产业带和西山产业带哪个的集群多", {"东海产业带": 4.0, "西山产业带": 4.0, "集群": 0.1}, [], "other",
+                  compares=True)
+    answer = ask(query, east, west)
+    assert "140 个" in answer.answer and "126 个" in answer.answer
