@@ -243,6 +243,11 @@ class ExtractiveAnswerer:
         coverage = sum(w for t, w in query.terms.items() if t in context) / query.total
         if coverage < self.min_coverage:
             return "报告中没有与这个问题对得上的段落"
+        # the question's rarest word outweighs all it shares with the passage: 杭州's output is
+        # no answer about 杭州's 动漫 cluster
+        rarest = max(query.terms, key=query.terms.__getitem__)
+        if rarest not in context and query.terms[rarest] > max(w for t, w in query.terms.items() if t in context):
+            return f"这一段没有提到「{rarest}」"
         if query.kind == "quantity" and not best.has_number:
             return "报告提到了相关内容，但没有给出这个数字"
         quoted = best.text + "".join(s.text for s in _continuation(best, segments, self._budget(query)))
