@@ -73,6 +73,7 @@ class Query:
     unit_required: bool = False  # the report must state the figure in that unit, or we decline
     anchors: set[str] = field(default_factory=set)  # words the answering passage must contain
     compares: bool = False
+    nouns: set[str] = field(default_factory=set)  # terms that name a thing, not an action
 
     @property
     def total(self) -> float:
@@ -137,6 +138,7 @@ def analyse(question: str, index: LoadedIndex) -> Query:
     n = index.lexical.n_docs
     terms: dict[str, float] = {}
     anchors: set[str] = set()
+    nouns: set[str] = set()
     for word, flag in index.tokenizer.tagged(question):
         word = word.strip().lower()
         if not word or word in stop or _NUMBER.fullmatch(word) or not re.search(r"\w", word):
@@ -152,6 +154,8 @@ def analyse(question: str, index: LoadedIndex) -> Query:
         if df and flag not in FUNCTION_FLAGS:
             # a lone character (靠, 排, 抓) says little about the topic on its own
             terms[word] = _idf(df, n) * (0.3 if len(word) == 1 else 1.0)
+            if flag.startswith("n"):
+                nouns.add(word)
     kind = "other"
     if LISTING.search(question):
         kind = "list"
@@ -163,7 +167,7 @@ def analyse(question: str, index: LoadedIndex) -> Query:
 
     # 一 before a measure word is mostly "a" (一年, 一双, 一次), not a figure to look for
     numbers = [n for n in _CONSTRAINT.findall(question) if n != "1"]
-    return Query(question, terms, numbers, kind, unit, required, anchors, bool(COMPARING.search(question)))
+    return Query(question, terms, numbers, kind, unit, required, anchors, bool(COMPARING.search(question)), nouns)
 
 
 def _figure(unit: str) -> str:
@@ -243,10 +247,11 @@ class ExtractiveAnswerer:
         coverage = sum(w for t, w in query.terms.items() if t in context) / query.total
         if coverage < self.min_coverage:
             return "报告中没有与这个问题对得上的段落"
-        # the question's rarest word outweighs all it shares with the passage: 杭州's output is
-        # no answer about 杭州's 动漫 cluster
-        rarest = max(query.terms, key=query.terms.__getitem__)
-        if rarest not in context and query.terms[rarest] > max(w for t, w in query.terms.items() if t in context):
+        # the question's rarest noun outweighs all it shares with the passage: 杭州's output is
+        # no answer about 杭州's 动漫 cluster (a rare verb, 体现, is only how it is asked)
+        rarest = max(query.nouns, key=query.terms.__getitem__, default=None)
+        shared = max(w for t, w in query.terms.items() if t in context)
+        if rarest and rarest not in context and query.terms[rarest] > shared:
             return f"这一段没有提到「{rarest}」"
         if query.kind == "quantity" and not best.has_number:
             return "报告提到了相关内容，但没有给出这个数字"

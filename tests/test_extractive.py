@@ -104,6 +104,6 @@ def test_a_figure_of_the_wider_subject_is_no_answer_about_a_rarer_part_of_it():
     city = passage("杭州 124 个，年产值 3380 亿元。", chunk_id="a")
     cartoons = passage("杭州市的动漫产业集群已经拥有动漫游戏企业 80 多家。", chunk_id="b")
     query = Query("杭州动漫产业集群一年产值多少", {"杭州": 3.0, "动漫": 4.0, "年产值": 2.0}, [], "quantity", "元", True,
-                  {"杭州"})
+                  {"杭州"}, nouns={"杭州", "动漫", "年产值"})
     answer = ask(query, city, cartoons)
     assert not answer.answerable and "「动漫」" in answer.answer
