@@ -167,7 +167,8 @@ def analyse(question: str, index: LoadedIndex) -> Query:
 
     # 一 before a measure word is mostly "a" (一年, 一双, 一次), not a figure to look for
     numbers = [n for n in _CONSTRAINT.findall(question) if n != "1"]
-    return Query(question, terms, numbers, kind, unit, required, anchors, bool(COMPARING.search(question)), nouns)
+    compares = bool(COMPARING.search(question))
+    return Query(question, terms, numbers, kind, unit, required, anchors, compares=compares, nouns=nouns)
 
 
 def _figure(unit: str) -> str:
@@ -244,14 +245,13 @@ class ExtractiveAnswerer:
         missing_numbers = [n for n in query.numbers if not _has_number(context, n)]
         if missing_numbers:
             return f"报告没有与「{'、'.join(missing_numbers)}」对应的内容"
-        coverage = sum(w for t, w in query.terms.items() if t in context) / query.total
-        if coverage < self.min_coverage:
+        shared = [w for t, w in query.terms.items() if t in context]
+        if sum(shared) / query.total < self.min_coverage:
             return "报告中没有与这个问题对得上的段落"
         # the question's rarest noun outweighs all it shares with the passage: 杭州's output is
         # no answer about 杭州's 动漫 cluster (a rare verb, 体现, is only how it is asked)
         rarest = max(query.nouns, key=query.terms.__getitem__, default=None)
-        shared = max(w for t, w in query.terms.items() if t in context)
-        if rarest and rarest not in context and query.terms[rarest] > shared:
+        if rarest and rarest not in context and query.terms[rarest] > max(shared):
             return f"这一段没有提到「{rarest}」"
         if query.kind == "quantity" and not best.has_number:
             return "报告提到了相关内容，但没有给出这个数字"
@@ -301,7 +301,7 @@ class ExtractiveAnswerer:
 def _said_of(query: Query, text: str) -> bool:
     """The asked figure follows a name of the question closely (「绍兴 58 个」), so it is that
     name's figure, not one of a sentence that mentions the name in passing (「绍兴轻纺产业集群等 29 个」)."""
-    if not query.anchors or not query.unit:
+    if not query.anchors:
         return False
     names = "|".join(re.escape(a) for a in sorted(query.anchors, key=len, reverse=True))
     return re.search(rf"(?:{names})[^，。；：、,;:\d]{{0,4}}?{_figure(query.unit)}", text) is not None

@@ -37,14 +37,16 @@ def _swaps(now: list[tuple[str, bool]], before: list[tuple[str, bool]]) -> list[
     free = list(before)
     pairs = []
     for word, entity in now:
-        match = next(
-            (old for old in free if old[0] != word and (old[1] if entity else old[0][-2:] == word[-2:])), None
-        )
+        match = next((old for old in free if old[0] != word and _same_kind(word, entity, *old)), None)
         if match is None:
             return []
         free.remove(match)
         pairs.append((match[0], word))
     return pairs
+
+
+def _same_kind(word: str, entity: bool, old: str, old_entity: bool) -> bool:
+    return old_entity if entity else old[-2:] == word[-2:]
 
 
 def is_follow_up(question: str) -> bool:
