@@ -16,6 +16,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings as hypothesis_settings, strategies as st
 
 import cli_runner
+from browser import SHOTS, chromium_page
 from assistant.answer_models import Answer
 from assistant.errors import UserError
 from assistant.normalize import compact
@@ -274,22 +275,10 @@ def test_api_never_fails_with_a_5xx_on_arbitrary_bodies(api, report_index):
 
 @pytest.mark.browser
 def test_the_ui_shows_hostile_text_as_text_and_bad_input_as_a_message(api):
-    from playwright.sync_api import sync_playwright
-
     payload = '<img src=x onerror="window.__xss=1"><script>window.__xss=2</script>' + QUESTION
     dialogs: list[str] = []
-    with sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path="/usr/bin/chromium",
-            headless=True,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                  "--disable-sync", "--no-first-run"],
-        )
-        page = browser.new_page()
+    with chromium_page(str(api.base_url), on_dialog=lambda d: (dialogs.append(d.message), d.dismiss())) as page:
         try:
-            page.set_default_timeout(300_000)
-            page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
-            page.goto(str(api.base_url))
             box = page.locator("#question textarea")
             box.fill(payload)
             box.press("Enter")
@@ -306,7 +295,4 @@ def test_the_ui_shows_hostile_text_as_text_and_bad_input_as_a_message(api):
             assert "no words" in chat.inner_text()
             assert page.evaluate("window.__xss") is None and dialogs == []
         finally:
-            shots = Path(__file__).resolve().parent.parent / "test-artifacts"
-            shots.mkdir(exist_ok=True)
-            page.screenshot(path=str(shots / "hostile_text.png"), full_page=True)
-            browser.close()
+            page.screenshot(path=str(SHOTS / "hostile_text.png"), full_page=True)

@@ -1,63 +1,28 @@
 """The chat tab in a real browser: `assistant.api.create_app` served over HTTP on 127.0.0.1,
-Debian's Chromium driven by Playwright. Screenshots go to test-artifacts/ for a person to look at."""
+Debian's Chromium driven by Playwright."""
 
 from __future__ import annotations
-
-import time
 
 import pytest
 
 from assistant.feedback import FeedbackStore
-from conftest import ROOT
+from browser import BOT_MESSAGES, CITATIONS, SHOTS, ask, chromium_page
 from live_server import running
 
 pytestmark = pytest.mark.browser
-
-CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-    "--disable-sync", "--no-first-run",
-]
-SHOTS = ROOT / "test-artifacts"
-CITATIONS = "#chat details.citation"
 
 
 @pytest.fixture(scope="module")
 def ui(report_settings, report_assistant, tmp_path_factory):
     """(settings, page) on a fresh data folder, the page already loaded."""
-    from playwright.sync_api import sync_playwright
-
     settings = report_settings.model_copy(update={"data_dir": tmp_path_factory.mktemp("ui-data")})
-    SHOTS.mkdir(exist_ok=True)
-    with running(settings, report_assistant) as url, sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium", headless=True, args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1280, "height": 1100}, locale="en-US")
-        page.set_default_timeout(300_000)
-        page.goto(url)
+    with running(settings, report_assistant) as url, chromium_page(url) as page:
         yield settings, page
-        browser.close()
-
-
-def _ask(page, question: str, answers_before: int) -> float:
-    """Type a question and press Enter; seconds until the first streamed text replaced the
-    placeholder (reported, not asserted), then wait for the whole answer and its citations."""
-    box = page.locator("#question textarea")
-    box.fill(question)
-    started = time.perf_counter()
-    box.press("Enter")
-    page.wait_for_function(
-        "n => { const bots = document.querySelectorAll('#chat .message.bot, #chat [data-testid=bot]');"
-        " const last = bots[bots.length - 1]; return bots.length > n && last && last.innerText.trim()"
-        " && !last.innerText.includes('正在查找'); }",
-        arg=answers_before,
-    )
-    first_token = time.perf_counter() - started
-    page.wait_for_function(f"n => document.querySelectorAll('{CITATIONS}').length > n", arg=answers_before)
-    return first_token
 
 
 def test_an_answer_shows_its_cited_passage_and_a_follow_up_uses_the_history(ui):
     _, page = ui
-    first_token = _ask(page, "杭州有多少个产业集群？", 0)
+    first_token = ask(page, "杭州有多少个产业集群？", 0)
     print(f"\nEnter → first streamed text: {first_token:.2f} s")
     chat = page.locator("#chat")
     assert "124" in chat.inner_text()
@@ -67,8 +32,8 @@ def test_an_answer_shows_its_cited_passage_and_a_follow_up_uses_the_history(ui):
     assert citation.evaluate("el => el.open") is True
     assert "124" in citation.locator("mark").first.inner_text()  # the quoted sentence is highlighted
 
-    _ask(page, "那温州呢？", 1)
-    last_answer = page.locator("#chat .message.bot, #chat [data-testid=bot]").last.inner_text()
+    ask(page, "那温州呢？", 1)
+    last_answer = page.locator(BOT_MESSAGES).last.inner_text()
     assert "73" in last_answer
     page.screenshot(path=str(SHOTS / "chat.png"), full_page=True)
 
@@ -76,7 +41,7 @@ def test_an_answer_shows_its_cited_passage_and_a_follow_up_uses_the_history(ui):
 def test_feedback_with_a_comment_is_stored(ui):
     settings, page = ui
     if page.locator(CITATIONS).count() == 0:
-        _ask(page, "杭州有多少个产业集群？", 0)
+        ask(page, "杭州有多少个产业集群？", 0)
     page.locator("#chat button[aria-label='Dislike']").last.click()
     page.locator("#feedback-comment textarea").wait_for()
     page.locator("#feedback-comment textarea").fill("想看到各市的对比")
@@ -92,7 +57,7 @@ def test_html_in_a_question_stays_text(ui):
     page.locator("#new-chat").click()
     page.wait_for_function(f"() => document.querySelectorAll('{CITATIONS}').length === 0")
     payload = '<img src=x onerror="window.__xss=1"><b>粗体</b>杭州有多少个产业集群？'
-    _ask(page, payload, 0)
+    ask(page, payload, 0)
     chat = page.locator("#chat")
     assert '<img src=x onerror="window.__xss=1"><b>粗体</b>' in chat.inner_text()
     assert chat.locator("img[src='x'], b:text('粗体')").count() == 0

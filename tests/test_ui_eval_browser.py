@@ -4,20 +4,13 @@ Chromium through Playwright. One small run, a pass/fail filter, one row's detail
 from __future__ import annotations
 
 import json
-import threading
 
 import pytest
 
-pytestmark = pytest.mark.browser
+from browser import chromium_page
+from live_server import running
 
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
+pytestmark = pytest.mark.browser
 # four questions on the real report; q-miss asks for a string no answer can contain, so it fails
 EVAL_SET = [
     {"id": "q-hz", "question": "杭州有多少个产业集群？", "answerable": True, "must_include": ["124个"],
@@ -35,9 +28,6 @@ SHOWS = "ids => ids.every(id => document.querySelector('#eval-table').innerText.
 
 @pytest.fixture(scope="module")
 def server(report_settings, report_assistant, tmp_path_factory):
-    import uvicorn
-
-    from assistant.api import create_app, listen
     from assistant.feedback import FeedbackStore
 
     root = tmp_path_factory.mktemp("ui_eval")
@@ -45,34 +35,18 @@ def server(report_settings, report_assistant, tmp_path_factory):
     (root / "evals" / "small.jsonl").write_text(
         "\n".join(json.dumps(item, ensure_ascii=False) for item in EVAL_SET) + "\n", encoding="utf-8"
     )
-    settings = report_settings.model_copy(
-        update={"data_dir": root / "data", "evals_dir": root / "evals", "host": "127.0.0.1", "port": 0}
-    )
+    settings = report_settings.model_copy(update={"data_dir": root / "data", "evals_dir": root / "evals"})
     downvoted = report_assistant.ask("宁波有多少个产业集群？")
     FeedbackStore(settings.data_dir).rate(downvoted, "down")
-    sock = listen(settings)
-    app = uvicorn.Server(uvicorn.Config(create_app(settings, report_assistant), log_level="warning"))
-    thread = threading.Thread(target=app.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    while not app.started and thread.is_alive():
-        thread.join(0.1)
-    yield settings, f"http://127.0.0.1:{sock.getsockname()[1]}/"
-    app.should_exit = True
-    thread.join(30)
+    with running(settings, report_assistant) as url:
+        yield settings, url + "/"
 
 
 @pytest.fixture(scope="module")
 def page(server):
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium", headless=True, args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1280, "height": 1500})
-        page.set_default_timeout(120_000)
-        page.goto(server[1])
+    with chromium_page(server[1], height=1500, timeout_s=120) as page:
         page.get_by_role("tab", name="评测").click()
         yield page
-        browser.close()
 
 
 def test_a_run_fills_the_table_and_filters_and_details_work(page, server, tmp_path):
