@@ -53,7 +53,8 @@ CSS = """
 .citation mark { background: #fde68a; color: inherit; padding: 0 .1em; }
 a.cite-ref { font-weight: 600; text-decoration: none; }
 .extractive { margin-top: .5em; white-space: pre-wrap; }
-.warnings { color: var(--body-text-color-subdued); font-size: .9em; margin-top: .4em; }
+.warnings { margin-top: .5em; padding: .35em .7em; border-left: 3px solid #d97706; background: #fef3c7;
+  color: #78350f; font-size: .92em; }
 .status-line { color: var(--body-text-color-subdued); font-size: .9em; }
 """
 
@@ -131,10 +132,10 @@ def _citation(turn: int, c: Citation) -> str:
 def render_answer(answer: Answer, turn: int) -> str:
     """An answer as HTML: text with [n] linked to its passage, then every citation."""
     parts = [f'<div class="answer-text">{_link_citations(answer.answer, turn, {c.n for c in answer.citations})}</div>']
+    if answer.warnings:
+        parts.append(f'<div class="warnings" role="alert">{"<br>".join("⚠ " + _e(w) for w in answer.warnings)}</div>')
     if answer.extractive_answer:
         parts.append(f'<div class="extractive">原文摘录的答案：{_e(answer.extractive_answer)}</div>')
-    if answer.warnings:
-        parts.append(f'<div class="warnings">{"<br>".join(_e(w) for w in answer.warnings)}</div>')
     if answer.citations:
         parts.append('<div class="citations"><div class="citations-title">引用原文（点击展开）</div>')
         parts += [_citation(turn, c) for c in answer.citations]

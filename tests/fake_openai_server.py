@@ -2,7 +2,8 @@
 
 Real HTTP: `POST /v1/chat/completions` answers as plain JSON or, with `"stream": true`, as
 server-sent events in small chunks, the way vLLM, Ollama and DeepSeek do. What it says comes
-from `reply(request) -> str`; `delay` makes it slow and `status` makes it fail.
+from `reply(request) -> str`; `delay` makes it slow, `status` makes it fail and `chunk_pause`
+spaces out the streamed chunks so a browser can see them arrive.
 """
 
 from __future__ import annotations
@@ -23,11 +24,15 @@ class _QuietServer(ThreadingHTTPServer):
 
 
 class FakeOpenAI:
-    def __init__(self, reply: Callable[[dict], str], delay: float = 0.0, status: int = 200, chunk_chars: int = 3):
+    def __init__(
+        self, reply: Callable[[dict], str], delay: float = 0.0, status: int = 200, chunk_chars: int = 3,
+        chunk_pause: float = 0.0,
+    ):
         self.reply = reply
         self.delay = delay
         self.status = status
         self.chunk_chars = chunk_chars
+        self.chunk_pause = chunk_pause
         self.requests: list[dict] = []
         self.headers: list[dict[str, str]] = []
         self._server = _QuietServer(("127.0.0.1", 0), self._handler())
@@ -93,6 +98,7 @@ class FakeOpenAI:
                     }
                     self.wfile.write(f"data: {json.dumps(chunk, ensure_ascii=False)}\n\n".encode())
                     self.wfile.flush()
+                    time.sleep(fake.chunk_pause)
                 self.wfile.write(b"data: [DONE]\n\n")
                 self.wfile.flush()
 
