@@ -13,8 +13,9 @@ evidence for its floor area.
 from __future__ import annotations
 
 import math
+import os
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from langchain_core.documents import Document
 
@@ -25,7 +26,7 @@ from assistant.sentences import clause_spans
 from assistant.tokenize import stopwords
 
 QUANTITY = re.compile(r"多少|几[个家种件年倍项位]?|多大|多高|多长|比例|比重|百分之|占|排名|第几|哪一年|何时|什么时候")
-LISTING = re.compile(r"哪些|哪几|有什么|有啥|都有|包括|分别|列举|几个方面|哪几个")
+LISTING = re.compile(r"哪些|哪几|哪[两二三四五六七八九十]+[个大方类种项点条]|有什么|有啥|都有|包括|分别|列举|几个方面")
 # a question that weighs subjects against each other needs a sentence for each of them
 COMPARING = re.compile(r"相比|对比|比较|区别|差别|哪个[^，。？?]{0,8}(?:多|少|高|低|大|小|强|弱|快|慢)|还是")
 REASONING = re.compile(r"为什么|为何|原因|怎么|如何|怎样|措施|对策|建议|办法|途径|意义|作用|影响|问题")
@@ -58,8 +59,13 @@ _CONSTRAINT = re.compile(r"(?<![哪这那几前])\d+(?:\.\d+)?")
 _PERIOD = re.compile(r"^[一二三四五六七八九十]+五$|\d")
 # a sentence that opens a list, the items that continue it, and a numbered heading
 _LISTS = re.compile(r"[、；;：:]|一是|首先|其一|[（(]1[）)]|①|和|及|与")
-_LIST_OPENS = re.compile(r"一是|第一[，,、]|首先|其一|[（(]1[）)]|①|[：:]\s*$")
-_LIST_GOES_ON = re.compile(r"^\s*(?:[二三四五六七八九十]是|第[二三四五六七八九十][，,、]|其[二三四五]|其次|再次|最后|[（(]\d+[）)]|[②③④⑤⑥⑦⑧⑨])")
+_NUMBERED = re.compile(r"一是|第一[，,、]|首先|其一|[（(]1[）)]|①")
+_LIST_OPENS = re.compile(rf"{_NUMBERED.pattern}|[：:]\s*$")
+_ITEM_MARK = r"(?:[二三四五六七八九十]是|第[二三四五六七八九十][，,、]|其[二三四五]|其次|再次|最后|[（(]\d+[）)]|[②③④⑤⑥⑦⑧⑨])"
+_LIST_GOES_ON = re.compile(rf"^\s*{_ITEM_MARK}")
+_MARK_INSIDE = re.compile(rf"[；;。]\s*({_ITEM_MARK})")
+_LABEL = re.compile(r"^\s*([^，,。；;：:、]{4,24})[：:]")
+_MAX_PASSED_OVER = 2
 _HEADING = re.compile(r"^\s*(?:\d+(?:\.\d+)*\s*[、.．]?\s|\d+、|[一二三四五六七八九十]+、|[（(][一二三四五六七八九十]+[）)])")
 
 
@@ -90,6 +96,8 @@ class Segment:
     covered: set[str] = field(default_factory=set)
     has_number: bool = False
     has_unit: bool = False
+    section: tuple[str, str] = ("", "")  # (source, section path) of its passage
+    order: int | None = None  # of its passage within the document, when the index knows it
 
 
 # jieba part-of-speech flags of words that carry no topic: adverbs, pronouns, particles,
@@ -206,6 +214,8 @@ class ExtractiveAnswerer:
             section = compact(doc.metadata.get("section", ""))
             whole = compact(text)
             prior = float(doc.metadata.get("score", 0.0))
+            place = (doc.metadata.get("source", ""), doc.metadata.get("section", ""))
+            order = doc.metadata.get("order")
             for start, end in clause_spans(text):
                 piece = text[start:end]
                 flat = compact(piece)
@@ -227,7 +237,9 @@ class ExtractiveAnswerer:
                 score += 0.3 * sum(_has_number(flat, n) for n in query.numbers)
                 score += 0.1 * sum(_has_number(whole, n) for n in query.numbers)
                 score += 0.1 * prior - 0.02 * rank
-                segments.append(Segment(rank, start, end, piece, score, covered, has_number, has_unit))
+                segments.append(
+                    Segment(rank, start, end, piece, score, covered, has_number, has_unit, place, order)
+                )
         return segments
 
     def _budget(self, query: Query) -> int:
@@ -278,6 +290,8 @@ class ExtractiveAnswerer:
                 best, missing = seg, None
         if missing:
             return _decline(question, missing, passages)
+        if query.kind == "list" and (items := _parallel_labels(best, segments)):
+            return _compose(question, items, documents, passages)
         budget = self._budget(query)
         chosen = [best]
         for seg in segments:
@@ -291,11 +305,15 @@ class ExtractiveAnswerer:
             gain = sum(query.terms[t] for t in seg.covered - covered)
             if gain >= 0.15 * query.total:  # it answers a part of the question the others do not
                 chosen.append(seg)
-        for seg in list(chosen):  # complete each quoted sentence that opens a list or is a heading
-            room = budget - sum(len(c.text) for c in chosen) + len(seg.text)
-            chosen += [s for s in _continuation(seg, segments, room) if s not in chosen]
-        chosen.sort(key=lambda s: (s.rank, s.start))
-        return _compose(question, chosen, documents, passages)
+        # complete each quoted sentence that opens a list or is a heading, right after it
+        anchors = sorted(chosen, key=lambda s: (s.rank, s.start))
+        quoted: list[Segment] = []
+        for i, seg in enumerate(anchors):
+            if any(_overlap(seg, q) for q in quoted):  # an item of a list quoted before it
+                continue
+            room = budget - sum(len(s.text) for s in quoted + anchors[i + 1 :])
+            quoted += [seg] + [s for s in _continuation(seg, segments, room) if not any(_overlap(s, q) for q in quoted)]
+        return _compose(question, quoted, documents, passages)
 
 
 def _said_of(query: Query, text: str) -> bool:
@@ -314,24 +332,99 @@ def _has_number(text: str, number: str) -> bool:
 
 def _continuation(best: Segment, segments: list[Segment], budget: int) -> list[Segment]:
     """What completes `best` in its passage: the items of a list it opens (一是… 二是…, a lead-in
-    ending in ：), or the text under a numbered heading it quotes. A heading alone answers nothing."""
-    after = sorted((s for s in segments if s.rank == best.rank and s.start >= best.end), key=lambda s: s.start)
+    ending in ：), or the text under a numbered heading it quotes. A heading alone answers nothing.
+
+    An item marked 二是/三是 may sit a sentence or two further on (an explanation in between is
+    passed over), and an item too long for the budget is quoted up to its first comma."""
+    after = _following(best, segments)
     heading = bool(_HEADING.match(best.text)) and len(best.text) <= 40
     enumerates = bool(_LIST_OPENS.search(best.text))
     if not (heading or enumerates):
         return []
     only_a_list = enumerates and not heading
     lead_in = best.text.rstrip().endswith(("：", ":"))  # its first item need not be marked
+    numbered = bool(_NUMBERED.search(best.text))  # its later items carry their own marks
     taken: list[Segment] = []
-    used = len(best.text)
+    used, passed_over = len(best.text), 0
     for seg in after:
         if only_a_list and not _LIST_GOES_ON.match(seg.text) and (taken or not lead_in):
-            break
+            item = _from_mark(seg) if numbered else None
+            passed_over += 1
+            if item is None and numbered and passed_over <= _MAX_PASSED_OVER:
+                continue
+            if item is None:
+                break
+            seg = item
+        passed_over = 0
         if used + len(seg.text) > budget:
-            break
+            seg = _head_clause(seg)
+            if not only_a_list or used + len(seg.text) > budget:
+                break
         taken.append(seg)
         used += len(seg.text)
     return taken
+
+
+def _overlap(a: Segment, b: Segment) -> bool:
+    return a.rank == b.rank and a.start < b.end and b.start < a.end
+
+
+def _following(best: Segment, segments: list[Segment]) -> list[Segment]:
+    """The sentences after `best` in reading order: the rest of its passage, then any retrieved
+    passages that continue it in the same section (the next chunks), a repeated sentence once."""
+    if best.order is None:
+        return sorted((s for s in segments if s.rank == best.rank and s.start >= best.end), key=lambda s: s.start)
+    ahead = [
+        s for s in segments
+        if s.section == best.section and s.order is not None
+        and (s.order > best.order or (s.rank == best.rank and s.start >= best.end))
+    ]
+    out: list[Segment] = []
+    seen = {best.text}
+    expected = best.order
+    for seg in sorted(ahead, key=lambda s: (s.order, s.start)):
+        if seg.order > expected + 1:
+            break  # a chunk in between was not retrieved: what follows is not known to continue
+        expected = seg.order
+        if seg.text not in seen:
+            seen.add(seg.text)
+            out.append(seg)
+    return out
+
+
+def _from_mark(seg: Segment) -> Segment | None:
+    """The part of `seg` from an item mark after a clause break (「…困难；三是市场压力。」)."""
+    mark = _MARK_INSIDE.search(seg.text)
+    return replace(seg, start=seg.start + mark.start(1), text=seg.text[mark.start(1) :]) if mark else None
+
+
+def _head_clause(seg: Segment) -> Segment:
+    """`seg` up to its first comma: 「二是要构筑跨区域的服务支撑体系，」 names the item."""
+    cut = re.search(r"[，,；;：:]", seg.text)
+    return replace(seg, end=seg.start + cut.end(), text=seg.text[: cut.end()]) if cut else seg
+
+
+def _parallel_labels(best: Segment, segments: list[Segment]) -> list[Segment]:
+    """When `best` opens with a label (「加快金融保险类服务业发展：」) that at least two other
+    sentences of its section's retrieved passages echo, those labels in reading order: a list
+    the report gives as lead-ins."""
+    label = _LABEL.match(best.text)
+    if not label:
+        return []
+    own = label.group(1)
+    same_place = [s for s in segments if s.rank == best.rank or (best.order is not None and s.section == best.section)]
+    items: dict[str, Segment] = {}
+    for seg in sorted(same_place, key=lambda s: (s.order or 0, s.start)):
+        other = _LABEL.match(seg.text)
+        if other and _echoes(own, other.group(1)):
+            items.setdefault(other.group(1), replace(seg, end=seg.start + other.end(), text=seg.text[: other.end()]))
+    return list(items.values()) if len(items) >= 3 else []
+
+
+def _echoes(a: str, b: str) -> bool:
+    prefix = len(os.path.commonprefix([a, b]))
+    suffix = len(os.path.commonprefix([a[::-1], b[::-1]]))
+    return prefix + suffix >= 4
 
 
 def _passage(doc: Document) -> Passage:

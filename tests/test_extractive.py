@@ -5,11 +5,9 @@ from langchain_core.documents import Document
 from assistant.answer import ExtractiveAnswerer, Query
 
 
-def passage(text: str, section: str = "二、对策建议 › 9、竞争", chunk_id: str = "c1") -> Document:
-    return Document(
-        page_content=text,
-        metadata={"chunk_id": chunk_id, "source": "r.md", "title": "某省产业报告", "section": section, "score": 1.0},
-    )
+def passage(text: str, section: str = "二、对策建议 › 9、竞争", chunk_id: str = "c1", order: int | None = None) -> Document:
+    metadata = {"chunk_id": chunk_id, "source": "r.md", "title": "某省产业报告", "section": section, "score": 1.0}
+    return Document(page_content=text, metadata=metadata | ({"order": order} if order is not None else {}))
 
 
 def ask(query: Query, *docs: Document):
@@ -107,3 +105,53 @@ def test_a_figure_of_the_wider_subject_is_no_answer_about_a_rarer_part_of_it():
                   {"杭州"}, nouns={"杭州", "动漫", "年产值"})
     answer = ask(query, city, cartoons)
     assert not answer.answerable and "「动漫」" in answer.answer
+
+
+def test_a_numbered_item_after_an_explanation_is_still_quoted_and_the_explanation_is_not():
+    text = (
+        "竞争压力日益加剧，一是要素资源紧缺；二是工业利润走低。利润长期低于全国平均水平；技改投入增幅下降；"
+        "三是市场压力。原有产品的市场份额被不断分割。"
+    )
+    query = Query("竞争压力体现在哪三方面", {"竞争压力": 3.0, "方面": 1.0}, [], "list")
+    answer = ask(query, passage(text)).answer
+    assert "要素资源紧缺" in answer and "工业利润走低" in answer and "市场压力" in answer
+    assert "技改投入" not in answer and "市场份额" not in answer
+
+
+def test_a_list_goes_on_into_the_next_chunk_of_its_section_and_no_further():
+    section = "二、对策建议 › （五）跨区域融合"
+    first = passage("跨区域融合要做到三点。一是要构筑跨区域的产业链。", section, "c7", order=7)
+    second = passage("一是要构筑跨区域的产业链。二是要构筑服务体系。三是要构筑竞合机制。", section, "c8", order=8)
+    elsewhere = passage("三是别处的另一件事。", "二、对策建议 › （六）别的", "c20", order=20)
+    query = Query("跨区域融合要构筑什么", {"跨区域": 3.0, "融合": 2.0, "构筑": 2.0}, [], "list")
+    answer = ask(query, first, elsewhere, second)
+    assert answer.answer.count("产业链") == 1 and "服务体系" in answer.answer and "竞合机制" in answer.answer
+    assert "别处" not in answer.answer
+    assert [c.chunk_id for c in answer.citations] == ["c7", "c8"]
+
+
+def test_list_items_too_long_for_the_budget_are_quoted_by_their_first_clause():
+    detail = "，鼓励县域内的服务机构拓宽服务面并加强合作，形成同质的市场环境、服务环境和政策环境" * 2
+    text = "".join(f"{n}是要构筑跨区域的{item}{detail}。" for n, item in zip("一二三四", ["产业链", "服务体系", "竞合机制", "大品牌"]))
+    query = Query("跨区域融合要构筑哪些东西", {"跨区域": 3.0, "构筑": 2.0}, [], "list")
+    answer = ask(query, passage(text)).answer
+    for item in ("产业链", "服务体系", "竞合机制", "大品牌"):
+        assert f"跨区域的{item}" in answer
+    assert len(answer) <= 2 * ExtractiveAnswerer().budget_chars + 20
+
+
+def test_parallel_lead_in_labels_answer_a_list_question_by_their_labels():
+    body = "以企业信息化为重点，大力促进信息技术的推广应用，鼓励支持企业建立研发中心。"
+    text = "".join(f"加快{kind}类服务业发展：{body}" for kind in ("技术创新", "金融保险", "现代物流", "中介"))
+    query = Query("要加快哪几类服务业发展", {"服务业": 3.0, "加快": 1.0, "发展": 0.5}, [], "list")
+    answer = ask(query, passage(text)).answer
+    for kind in ("技术创新", "金融保险", "现代物流", "中介"):
+        assert f"加快{kind}类服务业发展" in answer
+    assert "信息化" not in answer
+
+
+def test_a_fact_question_about_one_labelled_item_gets_its_text_not_the_labels():
+    body = "以企业信息化为重点，大力促进信息技术的推广应用。"
+    text = "".join(f"加快{kind}类服务业发展：{body}" for kind in ("技术创新", "金融保险", "现代物流"))
+    query = Query("技术创新类服务业以什么为重点", {"技术创新": 3.0, "服务业": 1.0, "重点": 1.0}, [], "other")
+    assert "信息化" in ask(query, passage(text)).answer
