@@ -257,13 +257,16 @@ class ExtractiveAnswerer:
         missing_numbers = [n for n in query.numbers if not _has_number(context, n)]
         if missing_numbers:
             return f"报告没有与「{'、'.join(missing_numbers)}」对应的内容"
-        shared = [w for t, w in query.terms.items() if t in context]
-        if sum(shared) / query.total < self.min_coverage:
+        # a number the question names (all are in the passage by now) is as telling as its
+        # rarest word: 「三百亿元以上的有几个」 is answered by 「300 亿元以上的 7 个」 in other words
+        numbers = [max(query.terms.values(), default=1.0)] * len(query.numbers)
+        shared = [w for t, w in query.terms.items() if t in context] + numbers
+        if sum(shared) / (query.total + sum(numbers)) < self.min_coverage:
             return "报告中没有与这个问题对得上的段落"
         # the question's rarest noun outweighs all it shares with the passage: 杭州's output is
         # no answer about 杭州's 动漫 cluster (a rare verb, 体现, is only how it is asked)
         rarest = max(query.nouns, key=query.terms.__getitem__, default=None)
-        if rarest and rarest not in context and query.terms[rarest] > max(shared):
+        if rarest and rarest not in context and query.terms[rarest] > max(shared, default=0.0):
             return f"这一段没有提到「{rarest}」"
         if query.kind == "quantity" and not best.has_number:
             return "报告提到了相关内容，但没有给出这个数字"
@@ -301,6 +304,8 @@ class ExtractiveAnswerer:
                 break
             if sum(len(c.text) for c in chosen) + len(seg.text) > budget:
                 continue
+            if not all(_has_number(seg.text, n) for n in query.numbers):
+                continue  # the number named is the question's constraint; a sentence without it is noise
             covered = set().union(*(c.covered for c in chosen))
             gain = sum(query.terms[t] for t in seg.covered - covered)
             if gain >= 0.15 * query.total:  # it answers a part of the question the others do not

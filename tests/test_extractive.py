@@ -60,6 +60,15 @@ def test_a_grounded_runner_up_beats_a_top_sentence_without_the_number_asked_abou
     assert [c.chunk_id for c in answer.citations] == ["b"]
 
 
+def test_a_number_the_question_names_counts_as_a_shared_word_when_the_wording_differs():
+    top = passage("从地区分布看，杭州 124 个，年产值 3380 亿元；宁波 77 个，年产值 2500 亿元。", chunk_id="a")
+    grounded = passage("全省工业总产值在亿元以上的制造业产业集群区块有 601 个，其中 300 亿元以上的 7 个。", chunk_id="b")
+    query = Query("年产值300亿元以上的集群有几个", {"年产值": 3.0, "以上": 0.2}, ["300"], "quantity", "个", True)
+    answer = ask(query, top, grounded)
+    assert answer.answerable and "300 亿元以上的 7 个" in answer.answer
+    assert [c.chunk_id for c in answer.citations] == ["b"]
+
+
 def test_a_number_in_the_question_matches_whole_numbers_only():
     cities = passage(  # long enough to be quoted clause by clause, as the report's city list is
         "各市产业集群分布如下：台州 67 个，年产值 1680 亿元；宁波 81 个，年产值 2290 亿元；"
