@@ -29,6 +29,13 @@ QUANTITY = re.compile(r"多少|几[个家种件年倍项位]?|多大|多高|多�
 LISTING = re.compile(r"哪些|哪几|哪[两二三四五六七八九十]+[个大方类种项点条]|有什么|有啥|都有|包括|分别|列举|几个方面")
 # a question that weighs subjects against each other needs a sentence for each of them
 COMPARING = re.compile(r"相比|对比|比较|区别|差别|哪个[^，。？?]{0,8}(?:多|少|高|低|大|小|强|弱|快|慢)|还是")
+# a question for the top or the bottom of a ranking the report lists (「哪个市的集群数量垫底」)
+_WHICH = re.compile(r"哪|谁")
+_MOST = re.compile(r"最多|最高|最大|最强|第一多|排(?:名)?第一|排在?首位|居首|领头")
+_LEAST = re.compile(r"最少|最低|最小|最弱|垫底|倒数第一|末位|排在?最后")
+_MONEY_WORDS = re.compile(r"产值|成交额|收入|销售|总额|规模")
+# an entry of a ranked list: a name of two to eight characters, then its figure (「舟山 11 个」)
+_ENTRY = re.compile(r"^\s*(?:[^，,；;：:]{0,12}[：:])?\s*[\u4e00-\u9fff]{2,8}\s*\d")
 REASONING = re.compile(r"为什么|为何|原因|怎么|如何|怎样|措施|对策|建议|办法|途径|意义|作用|影响|问题")
 _NUMBER = re.compile(r"\d+(?:\.\d+)?")
 _CN_NUMERAL = "一二两三四五六七八九十百千"
@@ -79,6 +86,7 @@ class Query:
     unit_required: bool = False  # the report must state the figure in that unit, or we decline
     anchors: set[str] = field(default_factory=set)  # words the answering passage must contain
     compares: bool = False
+    extreme: str | None = None  # "max" | "min": the question asks which entry of a ranking tops it
     nouns: set[str] = field(default_factory=set)  # terms that name a thing, not an action
 
     @property
@@ -176,7 +184,12 @@ def analyse(question: str, index: LoadedIndex) -> Query:
     # 一 before a measure word is mostly "a" (一年, 一双, 一次), not a figure to look for
     numbers = [n for n in _CONSTRAINT.findall(question) if n != "1"]
     compares = bool(COMPARING.search(question))
-    return Query(question, terms, numbers, kind, unit, required, anchors, compares=compares, nouns=nouns)
+    extreme = None
+    if _WHICH.search(question):
+        extreme = "max" if _MOST.search(question) else "min" if _LEAST.search(question) else None
+    return Query(
+        question, terms, numbers, kind, unit, required, anchors, compares=compares, nouns=nouns, extreme=extreme
+    )
 
 
 def _figure(unit: str) -> str:
@@ -295,6 +308,8 @@ class ExtractiveAnswerer:
             return _decline(question, missing, passages)
         if query.kind == "list" and (items := _parallel_labels(best, segments)):
             return _compose(question, items, documents, passages)
+        if query.extreme and (top := _ranking_end(query, segments)) and self.gap(query, top[0], segments, documents) is None:
+            return _compose(question, top, documents, passages)
         budget = self._budget(query)
         chosen = [best]
         for seg in segments:
@@ -319,6 +334,23 @@ class ExtractiveAnswerer:
             room = budget - sum(len(s.text) for s in quoted + anchors[i + 1 :])
             quoted += [seg] + [s for s in _continuation(seg, segments, room) if not any(_overlap(s, q) for q in quoted)]
         return _compose(question, quoted, documents, passages)
+
+
+def _ranking_end(query: Query, segments: list[Segment]) -> list[Segment]:
+    """The entries with the highest (or lowest) figure in the first passage, in retrieval order,
+    that lists at least three entries: 「舟山 11 个」 answers 「哪个市的集群最少」. The figure
+    ranked is money when the question asks about output or sales, otherwise a count."""
+    unit = r"(?:亿|万)?元" if _MONEY_WORDS.search(query.text) else r"个|家"
+    for rank in sorted({s.rank for s in segments}):
+        entries: list[tuple[float, Segment]] = []
+        for seg in sorted((s for s in segments if s.rank == rank), key=lambda s: s.start):
+            figure = re.search(rf"(\d+(?:\.\d+)?)\s*(?:{unit})", seg.text)
+            if figure and _ENTRY.match(seg.text):
+                entries.append((float(figure.group(1)), seg))
+        if len(entries) >= 3:
+            end = (max if query.extreme == "max" else min)(value for value, _ in entries)
+            return [seg for value, seg in entries if value == end]
+    return []
 
 
 def _said_of(query: Query, text: str) -> bool:

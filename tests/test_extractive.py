@@ -164,3 +164,21 @@ def test_a_fact_question_about_one_labelled_item_gets_its_text_not_the_labels():
     text = "".join(f"加快{kind}类服务业发展：{body}" for kind in ("技术创新", "金融保险", "现代物流"))
     query = Query("技术创新类服务业以什么为重点", {"技术创新": 3.0, "服务业": 1.0, "重点": 1.0}, [], "other")
     assert "信息化" in ask(query, passage(text)).answer
+
+
+RANKING = (
+    "从地区分布看，各市的产业集群数量和产值差别较大。依次为：甲市 124 个，年产值 3380 亿元；乙市 77 个，年产值 2500 亿元；"
+    "丙市 73 个，年产值 1735 亿元；丁市 25 个，年产值 136 亿元；戊市 24 个，年产值 108 亿元；己市 11 个，年产值 110 亿元。"
+)
+
+
+def test_the_bottom_of_a_listed_ranking_answers_which_has_the_fewest():
+    query = Query("哪个市的产业集群数量垫底", {"产业集群": 1.0, "数量": 2.0}, [], "other", extreme="min")
+    answer = ask(query, passage(RANKING)).answer
+    assert "己市 11 个" in answer and "甲市" not in answer
+
+
+def test_the_top_by_output_is_ranked_by_the_money_figure_not_the_count():
+    query = Query("年产值最低的是哪个市", {"年产值": 3.0}, [], "other", extreme="min")
+    answer = ask(query, passage(RANKING)).answer
+    assert "戊市 24 个，年产值 108 亿元" in answer and "己市" not in answer
