@@ -18,6 +18,8 @@ History = list[tuple[str, str]] | list[list[str]]
 _PRONOUN = re.compile(r"它们|它|其|该|这个|那个|这里|那里|这些|那些|他们|这家|那家")
 _FILLER = re.compile(r"^(?:那么|那|还有|另外|再问一下|再问|然后)[，,、\s]*|[呢吗呀啊？?！!。\s]+$")
 _ENTITY_TAGS = {"ns", "nr", "nt", "nz", "nrt"}
+_OWN_PREDICATE = 3  # content words from which a follow-up says what it asks about itself
+_SCOPING = re.compile(r"\d|[一二三四五六七八九十百千]+五")  # a figure or a plan period
 
 
 def _words(text: str, tokenizer: Tokenizer) -> list[tuple[str, bool]]:
@@ -80,5 +82,18 @@ def condense(question: str, history: History, tokenizer: Tokenizer) -> str:
     if _PRONOUN.search(core) and subject:
         core = _PRONOUN.sub(subject, core, count=1)
     present = set(w for w, _ in _words(core, tokenizer))
+    if len(now) >= _OWN_PREDICATE and not _PRONOUN.search(core):
+        before = _scope(previous, before, tokenizer)
     carried = [w for w, _ in before if w not in present and w not in core]
     return " ".join([core, *carried]).strip()
+
+
+def _scope(previous: str, before: list[tuple[str, bool]], tokenizer: Tokenizer) -> list[tuple[str, bool]]:
+    """What a follow-up that asks its own thing keeps of the previous question: the qualifier
+    that scoped it (「年产值超10亿元」 in 「年产值超10亿元的集群有多少建了行业协会」) and its names,
+    not its predicate (建了行业协会). Without a figure or a name in front of 的, everything."""
+    qualifier = previous.split("的", 1)[0] if "的" in previous else ""
+    if not _SCOPING.search(qualifier):
+        return before
+    scope = _words(qualifier, tokenizer)
+    return scope + [(w, e) for w, e in before if e and (w, e) not in scope]

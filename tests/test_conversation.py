@@ -38,6 +38,13 @@ def test_follow_ups_chain_through_several_turns(tokenizer):
     assert "温州" in condense("它的产值呢?", history, tokenizer)
 
 
+def test_a_follow_up_with_its_own_predicate_keeps_the_scope_not_the_old_predicate(tokenizer):
+    history = [("年产值超10亿元的集群有多少建了行业协会？", "95%以上。")]
+    standalone = condense("那制订了地方行业标准的集群占多少?", history, tokenizer)
+    assert "10" in standalone and "年产值" in standalone and "制订" in standalone
+    assert "行业协会" not in standalone
+
+
 def test_a_full_new_question_ignores_the_history(tokenizer):
     history = [("绍兴有多少个产业集群？", "58 个。")]
     question = "义乌中国小商品城汇集了多少种商品?"
