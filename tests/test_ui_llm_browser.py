@@ -38,6 +38,7 @@ def llm_ui(report_settings, report_index, tmp_path_factory):
 def test_the_answer_streams_in_and_an_invented_number_is_marked_with_the_extractive_answer(llm_ui):
     _, page = llm_ui
     assert "大模型生成" in page.locator("#status-line").inner_text()
+    page.locator("#chat").wait_for()  # Gradio renders the chat after the page's load event
     page.evaluate(RECORD_STREAM, BOT_MESSAGES)
     ask(page, "杭州有多少个产业集群？", 0)
     answer = page.locator(BOT_MESSAGES).last
