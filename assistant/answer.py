@@ -308,7 +308,8 @@ class ExtractiveAnswerer:
             return _decline(question, missing, passages)
         if query.kind == "list" and (items := _parallel_labels(best, segments)):
             return _compose(question, items, documents, passages)
-        if query.extreme and (top := _ranking_end(query, segments)) and self.gap(query, top[0], segments, documents) is None:
+        top = _ranking_end(query, segments) if query.extreme else []
+        if top and self.gap(query, top[0], segments, documents) is None:
             return _compose(question, top, documents, passages)
         budget = self._budget(query)
         chosen = [best]
@@ -332,7 +333,8 @@ class ExtractiveAnswerer:
             if any(_overlap(seg, q) for q in quoted):  # an item of a list quoted before it
                 continue
             room = budget - sum(len(s.text) for s in quoted + anchors[i + 1 :])
-            quoted += [seg] + [s for s in _continuation(seg, segments, room) if not any(_overlap(s, q) for q in quoted)]
+            rest = _continuation(seg, segments, room)
+            quoted += [seg] + [s for s in rest if not any(_overlap(s, q) for q in quoted)]
         return _compose(question, quoted, documents, passages)
 
 
@@ -386,10 +388,10 @@ def _continuation(best: Segment, segments: list[Segment], budget: int) -> list[S
     for seg in after:
         if only_a_list and not _LIST_GOES_ON.match(seg.text) and (taken or not lead_in):
             item = _from_mark(seg) if numbered else None
-            passed_over += 1
-            if item is None and numbered and passed_over <= _MAX_PASSED_OVER:
-                continue
             if item is None:
+                passed_over += 1
+                if numbered and passed_over <= _MAX_PASSED_OVER:
+                    continue
                 break
             seg = item
         passed_over = 0

@@ -92,8 +92,8 @@ def _scope(previous: str, before: list[tuple[str, bool]], tokenizer: Tokenizer) 
     """What a follow-up that asks its own thing keeps of the previous question: the qualifier
     that scoped it (「年产值超10亿元」 in 「年产值超10亿元的集群有多少建了行业协会」) and its names,
     not its predicate (建了行业协会). Without a figure or a name in front of 的, everything."""
-    qualifier = previous.split("的", 1)[0] if "的" in previous else ""
-    if not _SCOPING.search(qualifier):
+    qualifier, of, _ = previous.partition("的")
+    if not (of and _SCOPING.search(qualifier)):
         return before
     scope = _words(qualifier, tokenizer)
     return scope + [(w, e) for w, e in before if e and (w, e) not in scope]
