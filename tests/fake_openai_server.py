@@ -1,7 +1,9 @@
-"""A scripted OpenAI-compatible chat server on 127.0.0.1 for end-to-end tests of LLM mode.
+"""A scripted chat server on 127.0.0.1 for end-to-end tests of LLM mode.
 
-Real HTTP: `POST /v1/chat/completions` answers as plain JSON or, with `"stream": true`, as
-server-sent events in small chunks, the way vLLM, Ollama and DeepSeek do. What it says comes
+Real HTTP: `POST /v1/chat/completions` (OpenAI-compatible) answers as plain JSON or, with
+`"stream": true`, as server-sent events in small chunks, the way vLLM, Ollama and DeepSeek do;
+`POST /api/chat` (Ollama's own API, what ChatOllama calls) as JSON or newline-delimited JSON
+chunks. What it says comes
 from `reply(request) -> str`; `delay` makes it slow, `status` makes it fail and `chunk_pause`
 spaces out the streamed chunks so a browser can see them arrive.
 """
@@ -38,8 +40,14 @@ class FakeOpenAI:
         self._server = _QuietServer(("127.0.0.1", 0), self._handler())
 
     @property
+    def root(self) -> str:
+        """The base URL an Ollama client is given."""
+        return f"http://127.0.0.1:{self._server.server_address[1]}"
+
+    @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self._server.server_address[1]}/v1"
+        """The base URL an OpenAI-compatible client is given."""
+        return f"{self.root}/v1"
 
     def __enter__(self) -> "FakeOpenAI":
         threading.Thread(target=self._server.serve_forever, daemon=True).start()
@@ -60,12 +68,14 @@ class FakeOpenAI:
                 body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))))
                 fake.requests.append(body)
                 fake.headers.append({k.lower(): v for k, v in self.headers.items()})
-                if self.path != "/v1/chat/completions":
+                if self.path not in ("/v1/chat/completions", "/api/chat"):
                     return self._json(404, {"error": {"message": "not found"}})
                 time.sleep(fake.delay)
                 if fake.status != 200:
                     return self._json(fake.status, {"error": {"message": "scripted failure", "type": "server_error"}})
                 text = fake.reply(body)
+                if self.path == "/api/chat":
+                    return self._ollama(body, text)
                 if body.get("stream"):
                     return self._sse(body, text)
                 self._json(200, {
@@ -101,6 +111,23 @@ class FakeOpenAI:
                     time.sleep(fake.chunk_pause)
                 self.wfile.write(b"data: [DONE]\n\n")
                 self.wfile.flush()
+
+            def _ollama(self, body: dict, text: str) -> None:
+                def part(content: str, done: bool) -> dict:
+                    message = {"model": body.get("model", ""), "created_at": "2026-01-01T00:00:00Z",
+                               "message": {"role": "assistant", "content": content}, "done": done}
+                    return {**message, "done_reason": "stop", "eval_count": 1} if done else message
+
+                if not body.get("stream", True):
+                    return self._json(200, part(text, True))
+                self.send_response(200)
+                self.send_header("Content-Type", "application/x-ndjson")
+                self.end_headers()
+                pieces = [text[i : i + fake.chunk_chars] for i in range(0, len(text), fake.chunk_chars)]
+                for content, done in [(p, False) for p in pieces] + [("", True)]:
+                    self.wfile.write(json.dumps(part(content, done), ensure_ascii=False).encode() + b"\n")
+                    self.wfile.flush()
+                    time.sleep(fake.chunk_pause)
 
         return Handler
 

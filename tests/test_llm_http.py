@@ -56,6 +56,24 @@ def test_a_follow_up_is_condensed_then_answered_over_http(report_settings, repor
     assert SECRET not in answer.model_dump_json()
 
 
+def test_the_ollama_provider_talks_to_ollamas_own_chat_api(report_settings, report_index):
+    from pydantic import SecretStr
+
+    with FakeOpenAI(condensing_then_quoting) as server:
+        settings = llm_settings(report_settings, server.root, llm_provider="ollama", llm_api_key=SecretStr(SECRET))
+        assistant = Assistant(settings, report_index)
+        events = list(assistant.stream("那它呢？", history=[("绍兴有多少个产业集群？", "绍兴 58 个[1]。")]))
+    *deltas, answer = events
+    condense, generate = server.requests
+    assert condense["model"] == generate["model"] == "qwen-test"
+    assert generate["options"]["temperature"] == 0
+    assert all(h["authorization"] == f"Bearer {SECRET}" for h in server.headers)
+    assert question_of(generate).startswith("温州有多少个产业集群")
+    assert len(deltas) > 3 and "".join(deltas) == answer.answer  # streamed chunk by chunk
+    assert answer.mode == "llm" and answer.answer.endswith("[1]。")
+    assert answer.citations[0].text == passages_of(generate)[1] and answer.warnings == []
+
+
 def test_an_endpoint_that_is_down_gives_the_extractive_answer_quickly(report_settings, report_index):
     settings = llm_settings(report_settings, f"http://127.0.0.1:{closed_port()}/v1", llm_timeout_s=60.0)
     started = time.monotonic()
