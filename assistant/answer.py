@@ -138,6 +138,22 @@ def _misread(word: str, question: str, index: LoadedIndex) -> bool:
     return False
 
 
+def _known_parts(word: str, index: LoadedIndex, stop: frozenset[str]) -> list[str]:
+    """The longest corpus words inside an unknown word of three or more characters, left to right."""
+    parts: list[str] = []
+    at = 0
+    while len(word) >= 3 and at < len(word) - 1:
+        for size in range(len(word) - at - (at == 0), 1, -1):
+            piece = word[at : at + size]
+            if piece not in stop and index.chunk_frequency(piece):
+                parts.append(piece)
+                at += size
+                break
+        else:
+            at += 1
+    return parts
+
+
 def _idf(df: int, n: int) -> float:
     return math.log(1 + (n - df + 0.5) / (df + 0.5))
 
@@ -172,6 +188,12 @@ def analyse(question: str, index: LoadedIndex) -> Query:
             terms[word] = _idf(df, n) * (0.3 if len(word) == 1 else 1.0)
             if flag.startswith("n"):
                 nouns.add(word)
+        elif not df and flag.startswith("n") and not named:
+            # an unknown compound noun still names its topic by the words it is made of:
+            # 「利润率」 is about 利润 (which the report gives no rate for)
+            for part in _known_parts(word, index, stop):
+                terms.setdefault(part, _idf(index.chunk_frequency(part), n))
+                nouns.add(part)
     kind = "other"
     if LISTING.search(question):
         kind = "list"
@@ -239,7 +261,7 @@ class ExtractiveAnswerer:
                     w for t, w in query.terms.items() if t not in covered and t not in section and t in whole
                 )
                 score /= query.total
-                has_number = bool(_COUNT.search(flat))
+                has_number = bool(_COUNT.search(compact(_HEADING.sub("", piece))))  # 「9、」 numbers a heading
                 has_unit = bool(query.unit and re.search(_figure(query.unit), flat))
                 if has_unit and _said_of(query, flat):
                     score += 0.15

@@ -47,5 +47,12 @@ def test_a_measure_the_report_never_gives_is_declined_even_when_the_subject_matc
     assert not answer.answerable
 
 
+def test_an_unknown_measure_is_read_by_its_known_parts_and_declined_when_the_report_gives_none(report_assistant):
+    # the report names 工业利润 but gives no profit rate; 「利润率」 itself never occurs
+    assert not report_assistant.ask("全省工业的利润率是多少？").answerable
+    growth = report_assistant.ask("规上工业企业固定资产净值年均增长率是多少？")
+    assert growth.answerable and "13.3%" in growth.answer
+
+
 def test_a_year_the_report_never_covers_is_declined(report_assistant):
     assert not report_assistant.ask("2020年浙江有多少个产业集群？").answerable

@@ -182,3 +182,9 @@ def test_the_top_by_output_is_ranked_by_the_money_figure_not_the_count():
     query = Query("年产值最低的是哪个市", {"年产值": 3.0}, [], "other", extreme="min")
     answer = ask(query, passage(RANKING)).answer
     assert "戊市 24 个，年产值 108 亿元" in answer and "己市" not in answer
+
+
+def test_the_number_of_a_heading_is_no_figure_for_a_quantity_question():
+    query = Query("工业利润率是多少", {"工业": 1.0, "利润": 3.0}, [], "quantity")
+    assert not ask(query, passage("9、地区间竞争加剧，工业利润长期走低。")).answerable
+    assert "8.5%" in ask(query, passage("9、地区间竞争加剧，工业利润率为 8.5%。")).answer
