@@ -57,6 +57,14 @@ _IMPLIED_UNIT = [  # first match wins: 「科研经费的企业占多大比例�
     (re.compile(r"哪一?年|何年|什么时候|何时|成立|建成|开业|设立"), _YEAR, True),
     (re.compile(r"产值|成交额|收入|销售额|总额|资金|经费|投资|多少钱"), "元", True),
 ]
+# when a thing was founded is answered by a sentence that says it was founded, not by any year
+# it is mentioned with (「2007 年……通过轻纺城流向国内外」 does not date the market's opening)
+_FOUNDING = re.compile(r"成立|建成|建立|创建|创办|兴建|始建|开业|开张|开办|设立|投产|挂牌|落成|诞生")
+# 「真的平衡了吗」 asks whether something came true; 「力争在 2010 年前实现」 only sets the aim
+_OUTCOME = re.compile(r"(?:真的|真正|到底|究竟|是否|有没有|已经)[^，。？?]{0,20}吗|了(?:吗|没有?)\s*[？?]?\s*$")
+_AIM = re.compile(r"力争|争取|目标|预计|确保|力求|计划到|规划到")
+_DONE = re.compile(r"已经|已[经有达实完建]|实现了|达到了|完成了|建成了")
+AIM_ONLY = "报告只提出了这个目标，没有说是否已经实现"
 _LEAD = re.compile(r"^[^，。；：、]{1,6}[：:]")
 # a number the question names as a constraint, not one that counts the parts of the answer
 # it wants (「哪3个方面」, 「这2个」)
@@ -88,6 +96,8 @@ class Query:
     compares: bool = False
     extreme: str | None = None  # "max" | "min": the question asks which entry of a ranking tops it
     nouns: set[str] = field(default_factory=set)  # terms that name a thing, not an action
+    founding: bool = False  # asks when something was founded, opened or set up
+    outcome: bool = False  # asks whether something actually happened
 
     @property
     def total(self) -> float:
@@ -210,7 +220,8 @@ def analyse(question: str, index: LoadedIndex) -> Query:
     if _WHICH.search(question):
         extreme = "max" if _MOST.search(question) else "min" if _LEAST.search(question) else None
     return Query(
-        question, terms, numbers, kind, unit, required, anchors, compares=compares, nouns=nouns, extreme=extreme
+        question, terms, numbers, kind, unit, required, anchors, compares=compares, nouns=nouns, extreme=extreme,
+        founding=unit == _YEAR and bool(_FOUNDING.search(question)), outcome=bool(_OUTCOME.search(question)),
     )
 
 
@@ -310,6 +321,10 @@ class ExtractiveAnswerer:
             return "报告提到了相关内容，但没有列出这些项"  # 舟山's count is no list of its industries
         if query.unit_required and not best.has_unit:
             return "报告提到了相关内容，但没有给出这一类数字"  # a count where money was asked, say
+        if query.founding and not _FOUNDING.search(best.text):
+            return "报告提到了相关内容，但没有说它是哪一年建立的"
+        if query.outcome and _AIM.search(best.text) and not _DONE.search(best.text):
+            return AIM_ONLY
         return None
 
     def answer(self, question: str, query: Query, documents: list[Document]) -> Answer:
@@ -322,8 +337,8 @@ class ExtractiveAnswerer:
         best, missing = segments[0], self.gap(query, segments[0], segments, documents)
         exact = bool(query.numbers)  # a number the question names is evidence enough to look further
         for seg in segments[1:]:
-            if not missing or (not exact and seg.score < self.runner_up * segments[0].score):
-                break
+            if not missing or missing == AIM_ONLY or (not exact and seg.score < self.runner_up * segments[0].score):
+                break  # (the sentence that matches best only sets the aim: no other one says it came true)
             if self.gap(query, seg, segments, documents) is None:
                 best, missing = seg, None
         if missing:

@@ -54,5 +54,12 @@ def test_an_unknown_measure_is_read_by_its_known_parts_and_declined_when_the_rep
     assert growth.answerable and "13.3%" in growth.answer
 
 
+def test_a_founding_date_or_an_outcome_the_report_never_states_is_declined(report_assistant):
+    founded = report_assistant.ask("义乌中国小商品城是哪一年建成的？")  # the report gives its size, not its age
+    assert not founded.answerable
+    outcome = report_assistant.ask("2010年全省电力供需平衡了没有？")  # the report sets it as an aim
+    assert not outcome.answerable and "目标" in outcome.answer
+
+
 def test_a_year_the_report_never_covers_is_declined(report_assistant):
     assert not report_assistant.ask("2020年浙江有多少个产业集群？").answerable

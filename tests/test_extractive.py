@@ -188,3 +188,19 @@ def test_the_number_of_a_heading_is_no_figure_for_a_quantity_question():
     query = Query("工业利润率是多少", {"工业": 1.0, "利润": 3.0}, [], "quantity")
     assert not ask(query, passage("9、地区间竞争加剧，工业利润长期走低。")).answerable
     assert "8.5%" in ask(query, passage("9、地区间竞争加剧，工业利润率为 8.5%。")).answer
+
+
+def test_a_founding_year_needs_a_sentence_that_says_it_was_founded():
+    year = r"(?:1[89]|20)\d\d\s*年"
+    query = Query("科技园是哪一年开业的", {"科技园": 3.0}, [], "quantity", year, True, founding=True)
+    assert not ask(query, passage("2009 年科技园的营业额达到 50 亿元。")).answerable
+    assert "1999 年" in ask(query, passage("科技园于 1999 年开业，营业额逐年增长。")).answer
+
+
+def test_whether_an_aim_came_true_is_not_answered_by_the_aim():
+    query = Query("2012年用水真的平衡了吗", {"用水": 3.0, "平衡": 2.0}, ["2012"], "other", outcome=True)
+    aim = passage("加快水厂建设，力争在 2012 年前实现用水供需平衡。", chunk_id="a")
+    other = passage("2012 年用水需求增加，加快管网建设。", chunk_id="b")
+    declined = ask(query, aim, other)
+    assert not declined.answerable and "目标" in declined.answer
+    assert ask(query, passage("2012 年已经实现用水供需平衡。")).answerable
