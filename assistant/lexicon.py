@@ -11,7 +11,9 @@ import re
 from collections import Counter
 
 _QUOTED = re.compile(r"[“「『\"]([\u4e00-\u9fffA-Za-z0-9]{2,8})[”」』\"]")
-_COMPOUND = re.compile(r"[\u4e00-\u9fff]{2,4}(?:产业集群|企业|市场|产业带|工业区|集团|协会|商标|品牌)")
+# the modifier never spans a 的: 「起步阶段的产业集群」 is a phrase, and as a dictionary word
+# 「步阶段的产业集群」 would cut 起步 apart in every text that uses it
+_COMPOUND = re.compile(r"(?:(?!的)[\u4e00-\u9fff]){2,4}(?:产业集群|企业|市场|产业带|工业区|集团|协会|商标|品牌)")
 
 
 def corpus_terms(texts: list[str], min_count: int = 1) -> list[str]:

@@ -21,3 +21,11 @@ def test_jieba_words_and_tags_are_there_without_a_user_vocabulary():
 def test_the_same_vocabulary_gets_the_same_tokenizer():
     assert tokenizer_for(("台资企业",)) is tokenizer_for(("台资企业",))
     assert tokenizer_for(("台资企业",)) is not tokenizer_for(("金衢丽产业带",))
+
+
+def test_corpus_terms_are_coined_compounds_never_phrases_across_a_de():
+    from assistant.lexicon import corpus_terms
+
+    terms = corpus_terms(["处于起步阶段的产业集群，温台产业带的“一乡一品”。"])
+    assert "温台产业带" in terms and "一乡一品" in terms
+    assert not [t for t in terms if "的" in t]
