@@ -65,6 +65,9 @@ _OUTCOME = re.compile(r"(?:真的|真正|到底|究竟|是否|有没有|已经)[
 _AIM = re.compile(r"力争|争取|目标|预计|确保|力求|计划到|规划到")
 _DONE = re.compile(r"已经|已[经有达实完建]|实现了|达到了|完成了|建成了")
 AIM_ONLY = "报告只提出了这个目标，没有说是否已经实现"
+# a phase (起步阶段, 产业成长期): a sentence about another phase does not answer for this one
+_PHASE = re.compile(r"..(?:阶段|时期|期)$")
+_ANY_PHASE = re.compile(r"阶段|时期|萌芽期|起步期|导入期|形成期|成长期|发展期|成熟期|衰退期|转型期")
 _LEAD = re.compile(r"^[^，。；：、]{1,6}[：:]")
 # a number the question names as a constraint, not one that counts the parts of the answer
 # it wants (「哪3个方面」, 「这2个」)
@@ -255,6 +258,7 @@ class ExtractiveAnswerer:
 
     def _segments(self, query: Query, documents: list[Document]) -> list[Segment]:
         segments: list[Segment] = []
+        phases = [t for t in query.terms if _PHASE.search(t)]
         for rank, doc in enumerate(documents[: self.passages]):
             text = doc.page_content
             section = compact(doc.metadata.get("section", ""))
@@ -283,6 +287,8 @@ class ExtractiveAnswerer:
                 score += 0.3 * sum(_has_number(flat, n) for n in query.numbers)
                 score += 0.1 * sum(_has_number(whole, n) for n in query.numbers)
                 score += 0.1 * prior - 0.02 * rank
+                if phases and not any(p in flat for p in phases) and _ANY_PHASE.search(flat):
+                    score *= 0.6
                 segments.append(
                     Segment(rank, start, end, piece, score, covered, has_number, has_unit, place, order)
                 )

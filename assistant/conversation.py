@@ -20,6 +20,7 @@ _FILLER = re.compile(r"^(?:那么|那|还有|另外|再问一下|再问|然后)[
 _ENTITY_TAGS = {"ns", "nr", "nt", "nz", "nrt"}
 _OWN_PREDICATE = 3  # content words from which a follow-up says what it asks about itself
 _SCOPING = re.compile(r"\d|[一二三四五六七八九十百千]+五")  # a figure or a plan period
+_STAGE = re.compile(r"(?:阶段|时期|期)$")  # 起步阶段, 产业成长期: phases of the same thing
 
 
 def _words(text: str, tokenizer: Tokenizer) -> list[tuple[str, bool]]:
@@ -71,6 +72,10 @@ def condense(question: str, history: History, tokenizer: Tokenizer) -> str:
     before = _words(previous, tokenizer)
     now_entities = [w for w, e in now if e]
     before_entities = [w for w, e in before if e]
+    stage_now, stage_before = _stage(core, tokenizer), _stage(previous, tokenizer)
+    if stage_now and stage_before and stage_now[1] == len(now) and stage_now[0] != stage_before[0]:
+        # 「那到了产业成长期呢？」 after a question about 起步阶段: the same question, another phase
+        return previous.replace(stage_before[0], stage_now[0], 1)
     swaps = _swaps(now, before)
     if swaps or (now_entities and len(now_entities) == len(now)):
         # 「那温州呢」「温台产业带呢」: the same question about another subject
@@ -86,6 +91,20 @@ def condense(question: str, history: History, tokenizer: Tokenizer) -> str:
         before = _scope(previous, before, tokenizer)
     carried = [w for w, _ in before if w not in present and w not in core]
     return " ".join([core, *carried]).strip()
+
+
+def _stage(text: str, tokenizer: Tokenizer) -> tuple[str, int] | None:
+    """The first run of content words that ends in a phase (「产业成长期」), with its word count."""
+    stop = stopwords()
+    run: list[str] = []
+    for word, _ in tokenizer.tagged(text):
+        if word in stop or not re.search(r"\w", word):
+            run = []
+            continue
+        run.append(word)
+        if _STAGE.search(word):
+            return "".join(run), len(run)
+    return None
 
 
 def _scope(previous: str, before: list[tuple[str, bool]], tokenizer: Tokenizer) -> list[tuple[str, bool]]:

@@ -50,3 +50,8 @@ def test_a_full_new_question_ignores_the_history(tokenizer):
     question = "义乌中国小商品城汇集了多少种商品?"
     assert not is_follow_up(question)
     assert condense(question, history, tokenizer) == question
+
+
+def test_a_bare_phase_replaces_the_phase_the_previous_question_asked_about(tokenizer):
+    history = [("起步阶段的产业集群，政策的主要目标是什么？", "培育商业环境。")]
+    assert condense("那到了成熟期呢?", history, tokenizer) == "成熟期的产业集群,政策的主要目标是什么?"

@@ -204,3 +204,10 @@ def test_whether_an_aim_came_true_is_not_answered_by_the_aim():
     declined = ask(query, aim, other)
     assert not declined.answerable and "目标" in declined.answer
     assert ask(query, passage("2012 年已经实现用水供需平衡。")).answerable
+
+
+def test_a_sentence_about_another_phase_gives_way_to_one_about_the_phase_asked():
+    text = "对于起步阶段的集群，政策干预的主要目标是培育商业环境。在产业成熟期，放宽政策，鼓励兼并重组。"
+    terms = {"成熟期": 4.0, "政策": 2.5, "干预": 4.0, "主要": 1.5, "目标": 4.0}
+    answer = ask(Query("产业成熟期的集群，政策干预的主要目标是什么", terms, [], "other"), passage(text))
+    assert answer.answer.startswith("在产业成熟期") and "起步阶段" not in answer.answer
