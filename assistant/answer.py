@@ -65,6 +65,9 @@ _OUTCOME = re.compile(r"(?:真的|真正|到底|究竟|是否|有没有|已经)[
 _AIM = re.compile(r"力争|争取|目标|预计|确保|力求|计划到|规划到")
 _DONE = re.compile(r"已经|已[经有达实完建]|实现了|达到了|完成了|建成了")
 AIM_ONLY = "报告只提出了这个目标，没有说是否已经实现"
+# what a list question asks for is the first noun after its question word (「搭哪些网」,
+# 「哪几类服务业」): a sentence that enumerates items of that kind (「协作网、信息网」) answers it
+_WHICH_WORD = re.compile(r"哪|什么|啥")
 # a phase (起步阶段, 产业成长期): a sentence about another phase does not answer for this one
 _PHASE = re.compile(r"..(?:阶段|时期|期)$")
 _ANY_PHASE = re.compile(r"阶段|时期|萌芽期|起步期|导入期|形成期|成长期|发展期|成熟期|衰退期|转型期")
@@ -99,6 +102,7 @@ class Query:
     compares: bool = False
     extreme: str | None = None  # "max" | "min": the question asks which entry of a ranking tops it
     nouns: set[str] = field(default_factory=set)  # terms that name a thing, not an action
+    asked_kind: str | None = None  # the kind of thing a list question wants listed (网, 服务业)
     founding: bool = False  # asks when something was founded, opened or set up
     outcome: bool = False  # asks whether something actually happened
 
@@ -184,7 +188,12 @@ def analyse(question: str, index: LoadedIndex) -> Query:
     terms: dict[str, float] = {}
     anchors: set[str] = set()
     nouns: set[str] = set()
+    asked_kind: str | None = None
+    after_which = False
     for word, flag in index.tokenizer.tagged(question):
+        if after_which and asked_kind is None and flag.startswith("n"):
+            asked_kind = word
+        after_which = after_which or bool(_WHICH_WORD.search(word))
         word = word.strip().lower()
         if not word or word in stop or _NUMBER.fullmatch(word) or not re.search(r"\w", word):
             continue
@@ -225,6 +234,7 @@ def analyse(question: str, index: LoadedIndex) -> Query:
     return Query(
         question, terms, numbers, kind, unit, required, anchors, compares=compares, nouns=nouns, extreme=extreme,
         founding=unit == _YEAR and bool(_FOUNDING.search(question)), outcome=bool(_OUTCOME.search(question)),
+        asked_kind=asked_kind if kind == "list" else None,
     )
 
 
@@ -259,6 +269,8 @@ class ExtractiveAnswerer:
     def _segments(self, query: Query, documents: list[Document]) -> list[Segment]:
         segments: list[Segment] = []
         phases = [t for t in query.terms if _PHASE.search(t)]
+        kind = re.escape(query.asked_kind or "")
+        enumeration = re.compile(rf"{kind}[、，,和及与]\s*[\u4e00-\u9fff]{{1,6}}{kind}") if kind else None
         for rank, doc in enumerate(documents[: self.passages]):
             text = doc.page_content
             section = compact(doc.metadata.get("section", ""))
@@ -289,6 +301,8 @@ class ExtractiveAnswerer:
                 score += 0.1 * prior - 0.02 * rank
                 if phases and not any(p in flat for p in phases) and _ANY_PHASE.search(flat):
                     score *= 0.6
+                if enumeration and enumeration.search(flat):
+                    score += 0.3
                 segments.append(
                     Segment(rank, start, end, piece, score, covered, has_number, has_unit, place, order)
                 )

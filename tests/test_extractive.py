@@ -211,3 +211,12 @@ def test_a_sentence_about_another_phase_gives_way_to_one_about_the_phase_asked()
     terms = {"成熟期": 4.0, "政策": 2.5, "干预": 4.0, "主要": 1.5, "目标": 4.0}
     answer = ask(Query("产业成熟期的集群，政策干预的主要目标是什么", terms, [], "other"), passage(text))
     assert answer.answer.startswith("在产业成熟期") and "起步阶段" not in answer.answer
+
+
+def test_a_list_question_prefers_the_sentence_that_enumerates_the_kind_asked_for():
+    intro = passage("充分发挥商会在园区中的重要作用，吸引配套企业进入园区。", chunk_id="a")
+    items = passage("在园区内建立协作网、信息网及服务网络。", section="二、对策 › 3、发挥商会作用 › 3.3 组织企业", chunk_id="b")
+    query = Query("商会在园区要建哪些网", {"商会": 3.0, "园区": 0.5, "网": 0.6}, [], "list", asked_kind="网")
+    answer = ask(query, intro, items)
+    assert "协作网、信息网" in answer.answer
+    assert "b" in [c.chunk_id for c in answer.citations]
