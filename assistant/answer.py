@@ -190,7 +190,8 @@ def analyse(question: str, index: LoadedIndex) -> Query:
     nouns: set[str] = set()
     asked_kind: str | None = None
     after_which = False
-    for word, flag in index.tokenizer.tagged(question):
+    tagged = index.tokenizer.tagged(question)
+    for i, (word, flag) in enumerate(tagged):
         if after_which and asked_kind is None and flag.startswith("n"):
             asked_kind = word
         after_which = after_which or bool(_WHICH_WORD.search(word))
@@ -201,7 +202,9 @@ def analyse(question: str, index: LoadedIndex) -> Query:
         if df:
             named = flag in NAME_FLAGS
         else:
-            named = flag in UNKNOWN_NAME_FLAGS or (flag in TIME_FLAGS and bool(_PERIOD.search(word)))
+            # a place right after a common noun is a verb jieba's dictionary tags as one (「协会扎堆」)
+            predicate = flag == "ns" and i > 0 and tagged[i - 1][1] == "n"
+            named = (flag in UNKNOWN_NAME_FLAGS and not predicate) or (flag in TIME_FLAGS and bool(_PERIOD.search(word)))
         if named and not _misread(word, question, index):
             anchors.add(word)
 
