@@ -16,6 +16,7 @@ import math
 import os
 import re
 from dataclasses import dataclass, field, replace
+from functools import lru_cache
 
 from langchain_core.documents import Document
 
@@ -39,6 +40,7 @@ _ENTRY = re.compile(r"^\s*(?:[^，,；;：:]{0,12}[：:])?\s*[\u4e00-\u9fff]{2,8
 REASONING = re.compile(r"为什么|为何|原因|怎么|如何|怎样|措施|对策|建议|办法|途径|意义|作用|影响|问题")
 _NUMBER = re.compile(r"\d+(?:\.\d+)?")
 _CN_NUMERAL = "一二两三四五六七八九十百千"
+_CN_DIGITS = "零〇一二两三四五六七八九十百千万"
 # a figure in Chinese numerals; a lone 一 before a measure word is an article (「一个庞大的产业集群」)
 _CN_FIGURE = rf"(?:[{_CN_NUMERAL}]{{2,}}|[{_CN_NUMERAL.replace('一', '')}])"
 _COUNT = re.compile(rf"\d|第[{_CN_NUMERAL}]+|{_CN_FIGURE}(?:个|家|种|件|项|类|条|大|分之)")
@@ -74,7 +76,7 @@ _ANY_PHASE = re.compile(r"阶段|时期|萌芽期|起步期|导入期|形成期|
 _LEAD = re.compile(r"^[^，。；：、]{1,6}[：:]")
 # a number the question names as a constraint, not one that counts the parts of the answer
 # it wants (「哪3个方面」, 「这2个」)
-_CONSTRAINT = re.compile(r"(?<![哪这那几前])\d+(?:\.\d+)?")
+_CONSTRAINT = re.compile(r"(?<![哪这那几前\d.])\d+(?:\.\d+)?")
 # a plan period (十一五) or a figure with digits: when the corpus never uses it, the question is
 # about a time or quantity the report does not cover
 _PERIOD = re.compile(r"^[一二三四五六七八九十]+五$|\d")
@@ -425,8 +427,22 @@ def _said_of(query: Query, text: str) -> bool:
 
 
 def _has_number(text: str, number: str) -> bool:
-    """`number` as a whole number in `text`: 680 is not in 1680, nor 10 in 10.5."""
-    return re.search(rf"(?<![\d.]){re.escape(number)}(?![\d]|\.\d)", text) is not None
+    """`number` as a whole number in `text`, in digits or as the report may write it in Chinese
+    (6 as 六个, 100 亿 as 超百亿): 680 is not in 1680, 10 not in 10.5, 六 not in 十六."""
+    return _number_pattern(number).search(text) is not None
+
+
+@lru_cache(maxsize=1024)
+def _number_pattern(number: str) -> re.Pattern[str]:
+    import cn2an
+
+    forms = [rf"(?<![\d.]){re.escape(number)}(?![\d]|\.\d)"]
+    if number.isdigit() and 0 < int(number) < 100_000:
+        written = cn2an.an2cn(number)
+        forms.append(rf"(?<![{_CN_DIGITS}]){written}(?![{_CN_DIGITS}])")
+        if written in ("一百", "一千", "一万"):  # 超百亿: a round figure without its 一
+            forms.append(rf"(?<![{_CN_DIGITS}]){written[1]}(?=[万亿])")
+    return re.compile("|".join(forms))
 
 
 def _continuation(best: Segment, segments: list[Segment], budget: int) -> list[Segment]:

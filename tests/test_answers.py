@@ -70,3 +70,9 @@ def test_a_word_jieba_tags_as_a_place_is_no_place_right_after_a_noun(report_inde
 
 def test_a_year_the_report_never_covers_is_declined(report_assistant):
     assert not report_assistant.ask("2020年浙江有多少个产业集群？").answerable
+
+
+def test_only_whole_numbers_of_the_question_are_its_constraints(report_index):
+    from assistant.answer import analyse
+
+    assert analyse("年产值超10亿的那285个集群里，特色区块占多少?", report_index).numbers == ["10"]

@@ -220,3 +220,13 @@ def test_a_list_question_prefers_the_sentence_that_enumerates_the_kind_asked_for
     answer = ask(query, intro, items)
     assert "协作网、信息网" in answer.answer
     assert "b" in [c.chunk_id for c in answer.citations]
+
+
+def test_a_number_the_question_names_is_found_written_in_chinese():
+    query = Query("当局建了6个子系统，是哪6个", {"子系统": 3.0, "当局": 2.0}, ["6"], "list")
+    answer = ask(query, passage("当局建立了六个子系统：研究发展中心、流通中心、金融服务系统。"))
+    assert answer.answerable and "流通中心" in answer.answer
+    hundred = Query("成交额超过100亿的市场有几个", {"成交额": 3.0, "市场": 1.0}, ["100"], "quantity")
+    assert "15 个" in ask(hundred, passage("年成交额超十亿元市场 133 个，超百亿元市场 15 个。")).answer
+    assert not ask(hundred, passage("入选中国百佳产业集群的市场成交额有 30 个。")).answerable
+
