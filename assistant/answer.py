@@ -139,6 +139,19 @@ UNKNOWN_NAME_FLAGS = {"ns", "nr", "nt", "nrt", "nrfg"}
 TIME_FLAGS = {"m", "t"}
 
 
+# what may stand right before a place name: not a noun, numeral, adverb or adjective
+_NOT_BEFORE_PLACE = {"n", "m", "d", "a", "ad", "vn"}
+
+
+def _common_word(word: str, flag: str, before: str, index: LoadedIndex) -> bool:
+    """A word jieba's dictionary tags as a name that is a common word in this question: a
+    'place' right after a noun or adverb is a verb (「协会扎堆」, 「多数扎堆在」), and a frequent
+    two-character 'person' is a noun (林子)."""
+    if flag == "ns":
+        return before in _NOT_BEFORE_PLACE
+    return len(word) == 2 and index.tokenizer.frequency(word) >= 100
+
+
 def _misread(word: str, question: str, index: LoadedIndex) -> bool:
     """An unknown name that jieba cut out of a known phrase (「和金」 from 「和金衢丽产业带」);
     a real word (「广东省」) is never a misreading, however its neighbours overlap the corpus."""
@@ -204,9 +217,9 @@ def analyse(question: str, index: LoadedIndex) -> Query:
         if df:
             named = flag in NAME_FLAGS
         else:
-            # a place right after a common noun is a verb jieba's dictionary tags as one (「协会扎堆」)
-            predicate = flag == "ns" and i > 0 and tagged[i - 1][1] == "n"
-            named = (flag in UNKNOWN_NAME_FLAGS and not predicate) or (flag in TIME_FLAGS and bool(_PERIOD.search(word)))
+            named = (flag in UNKNOWN_NAME_FLAGS and not _common_word(word, flag, tagged[i - 1][1] if i else "", index)) or (
+                flag in TIME_FLAGS and bool(_PERIOD.search(word))
+            )
         if named and not _misread(word, question, index):
             anchors.add(word)
 

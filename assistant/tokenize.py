@@ -69,7 +69,11 @@ class Tokenizer:
 
     def knows(self, word: str) -> bool:
         """Whether `word` is in the dictionary (jieba's own or the corpus's), i.e. a real word."""
-        return self._jieba.FREQ.get(word, 0) > 0
+        return self.frequency(word) > 0
+
+    def frequency(self, word: str) -> int:
+        """How common `word` is in jieba's dictionary (0 when it is not there)."""
+        return self._jieba.FREQ.get(word) or 0
 
     def tokens(self, text: str) -> list[str]:
         """Search-mode segmentation (words plus their sub-words), without stopwords or punctuation."""

@@ -61,11 +61,14 @@ def test_a_founding_date_or_an_outcome_the_report_never_states_is_declined(repor
     assert not outcome.answerable and "目标" in outcome.answer
 
 
-def test_a_word_jieba_tags_as_a_place_is_no_place_right_after_a_noun(report_index):
+def test_a_word_jieba_tags_as_a_name_is_read_as_a_common_word_where_it_is_one(report_index):
     from assistant.answer import analyse
 
     assert "扎堆" not in analyse("纺织企业扎堆的地方有哪些？", report_index).anchors  # 扎堆 is dictionary-tagged ns
+    assert "扎堆" not in analyse("为什么企业大多扎堆在县城？", report_index).anchors
     assert "苏州" in analyse("企业在苏州有多少家？", report_index).anchors
+    assert "林子" not in analyse("哪个县林子不多却有木业市场？", report_index).anchors  # a common word tagged nr
+    assert "马云" in analyse("马云的企业有多少家？", report_index).anchors
 
 
 def test_a_year_the_report_never_covers_is_declined(report_assistant):
