@@ -49,19 +49,19 @@ _YEAR = r"(?:1[89]|20)\d\d\s*年"
 # the measure word a quantity question asks for (「那几年」 points back, it does not ask), and
 # the nouns that imply one
 _ASKED_UNIT = re.compile(
-    r"(?<![那这])(?:多少|几)多?(个|家|件|种|吨|双|人|项|所|条|次|位|倍|分钟|平方米|平方公里|亿元|万元|元|亿|万|年)"
-)
+    r"(?<![那这])(?:多少|几)多?(个|家|件|种|吨|双|人|项|所|条|次|位|倍|分钟|平方米|平方公里|亿元|万元|元|亿|万|年)(?!钱)"
+)  # 「几个钱」 asks for money, not a count
 _IMPLIED_UNIT = [  # first match wins: 「科研经费的企业占多大比例」 asks for a share, not money
     (re.compile(r"比例|比重|百分之|占比|占有率|多少成|占多少|占多大"), "%|分之", False),
-    (re.compile(r"增长|增幅|递增"), "%|百分点|倍", False),
+    (re.compile(r"增长|增幅|递增|涨|上升|下降"), "%|百分点|倍", False),
     (re.compile(r"面积|占地|多大地方"), "平方米|平方公里|亩|公顷", True),
     (re.compile(r"员工|职工|雇员|就业|人数|多少人"), "人|名", True),
     (re.compile(r"哪一?年|何年|什么时候|何时|成立|建成|开业|设立"), _YEAR, True),
-    (re.compile(r"产值|成交额|收入|销售额|总额|资金|经费|投资|多少钱"), "元", True),
+    (re.compile(r"产值|成交额|收入|销售额|总额|资金|经费|投资|利润|成本|价格|价钱|花费|钱"), "元", True),
 ]
 # when a thing was founded is answered by a sentence that says it was founded, not by any year
 # it is mentioned with (「2007 年……通过轻纺城流向国内外」 does not date the market's opening)
-_FOUNDING = re.compile(r"成立|建成|建立|创建|创办|兴建|始建|开业|开张|开办|设立|投产|挂牌|落成|诞生")
+_FOUNDING = re.compile(r"成立|建成|建立|建起|建于|建的|创建|创办|兴建|始建|组建|开业|开张|开办|设立|投产|挂牌|落成|诞生")
 # 「真的平衡了吗」 asks whether something came true; 「力争在 2010 年前实现」 only sets the aim
 _OUTCOME = re.compile(r"(?:真的|真正|到底|究竟|是否|有没有|已经)[^，。？?]{0,20}吗|了(?:吗|没有?)\s*[？?]?\s*$")
 _AIM = re.compile(r"力争|争取|目标|预计|确保|力求|计划到|规划到")

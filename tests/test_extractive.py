@@ -1,5 +1,6 @@
 """The extractive answerer on passages written in the test: what it quotes and when it declines."""
 
+import pytest
 from langchain_core.documents import Document
 
 from assistant.answer import ExtractiveAnswerer, Query
@@ -230,3 +231,18 @@ def test_a_number_the_question_names_is_found_written_in_chinese():
     assert "15 个" in ask(hundred, passage("年成交额超十亿元市场 133 个，超百亿元市场 15 个。")).answer
     assert not ask(hundred, passage("入选中国百佳产业集群的市场成交额有 30 个。")).answerable
 
+
+
+@pytest.mark.parametrize(
+    "question, unit, required",
+    [
+        ("人均销售收入平均涨了多少", "%|百分点|倍", False),  # a rise is a rate, not the money it rose on
+        ("做一双袜子得花几个钱", "元", True),
+        ("万向集团的利润是多少", "元", True),
+        ("轻纺城是哪一年建起来的", r"(?:1[89]|20)\d\d\s*年", True),
+    ],
+)
+def test_the_kind_of_figure_a_question_asks_for(question, unit, required):
+    from assistant.answer import _asked_unit
+
+    assert _asked_unit(question) == (unit, required)
