@@ -73,6 +73,7 @@ _WHICH_WORD = re.compile(r"哪|什么|啥")
 # a phase (起步阶段, 产业成长期): a sentence about another phase does not answer for this one
 _PHASE = re.compile(r"..(?:阶段|时期|期)$")
 _ANY_PHASE = re.compile(r"阶段|时期|萌芽期|起步期|导入期|形成期|成长期|发展期|成熟期|衰退期|转型期")
+_QUOTED = re.compile(r"[“「『\"]([^”」』\"]{1,16})[”」』\"]")
 _LEAD = re.compile(r"^[^，。；：、]{1,6}[：:]")
 # a number the question names as a constraint, not one that counts the parts of the answer
 # it wants (「哪3个方面」, 「这2个」)
@@ -234,6 +235,8 @@ def analyse(question: str, index: LoadedIndex) -> Query:
             for part in _known_parts(word, index, stop):
                 terms.setdefault(part, _idf(index.chunk_frequency(part), n))
                 nouns.add(part)
+    # a quoted term names something exactly (“亩均论英雄”): the answering passage must contain it
+    anchors.update(compact(q) for q in _QUOTED.findall(question) if len(compact(q)) >= 2)
     kind = "other"
     if LISTING.search(question):
         kind = "list"

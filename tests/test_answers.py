@@ -71,6 +71,13 @@ def test_a_word_jieba_tags_as_a_name_is_read_as_a_common_word_where_it_is_one(re
     assert "马云" in analyse("马云的企业有多少家？", report_index).anchors
 
 
+def test_a_quoted_term_must_be_in_the_answering_passage(report_assistant):
+    unknown = report_assistant.ask("报告对“双碳目标”是怎么说的？")
+    assert not unknown.answerable and "「双碳目标」" in unknown.answer
+    known = report_assistant.ask("“一乡一品”后来发展成了什么？")
+    assert known.answerable and "一乡一品" in known.citations[0].text
+
+
 def test_a_year_the_report_never_covers_is_declined(report_assistant):
     assert not report_assistant.ask("2020年浙江有多少个产业集群？").answerable
 
