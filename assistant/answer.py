@@ -73,6 +73,10 @@ _WHICH_WORD = re.compile(r"哪|什么|啥")
 # a phase (起步阶段, 产业成长期): a sentence about another phase does not answer for this one
 _PHASE = re.compile(r"..(?:阶段|时期|期)$")
 _ANY_PHASE = re.compile(r"阶段|时期|萌芽期|起步期|导入期|形成期|成长期|发展期|成熟期|衰退期|转型期")
+_HOW_MANY = re.compile(r"^(?:多少|几|百分之几)")
+_GENERIC_MEASURE = re.compile(r"数量|数目|个数|总数|数字|规模|情况|水平|比例|比重")
+# what may stand between the measured noun and 「多少」: 「利润具体是多少」, 「人数一共有多少」
+_BETWEEN_MEASURE_AND_QUESTION = {"v", "d", "p", "uj", "ul", "r", "c", "a", "ad", "j"}
 _QUOTED = re.compile(r"[“「『\"]([^”」』\"]{1,16})[”」』\"]")
 _LEAD = re.compile(r"^[^，。；：、]{1,6}[：:]")
 # a number the question names as a constraint, not one that counts the parts of the answer
@@ -108,6 +112,7 @@ class Query:
     asked_kind: str | None = None  # the kind of thing a list question wants listed (网, 服务业)
     founding: bool = False  # asks when something was founded, opened or set up
     outcome: bool = False  # asks whether something actually happened
+    measures: tuple[str, ...] = ()  # what a quantity question measures (利润 in 「利润是多少」)
 
     @property
     def total(self) -> float:
@@ -237,14 +242,16 @@ def analyse(question: str, index: LoadedIndex) -> Query:
                 nouns.add(part)
     # a quoted term names something exactly (“亩均论英雄”): the answering passage must contain it
     anchors.update(compact(q) for q in _QUOTED.findall(question) if len(compact(q)) >= 2)
-    kind = "other"
-    if LISTING.search(question):
-        kind = "list"
-    elif REASONING.search(question):
-        kind = "reason"
-    elif QUANTITY.search(question):
-        kind = "quantity"
+    kind = _kind(question)
     unit, required = _asked_unit(question) if kind == "quantity" else (None, False)
+    measured = _measured(tagged) if kind == "quantity" else None
+    measures: tuple[str, ...] = ()
+    if measured and index.chunk_frequency(measured):
+        measures = (measured,)
+    elif measured:  # 「增长率」 is measured as 增长; 「多少个摊位」 counts what the report never mentions
+        measures = tuple(_known_parts(measured, index, stop))
+        if not measures:
+            anchors.add(measured)
 
     # 一 before a measure word is mostly "a" (一年, 一双, 一次), not a figure to look for
     numbers = [n for n in _CONSTRAINT.findall(question) if n != "1"]
@@ -255,8 +262,43 @@ def analyse(question: str, index: LoadedIndex) -> Query:
     return Query(
         question, terms, numbers, kind, unit, required, anchors, compares=compares, nouns=nouns, extreme=extreme,
         founding=unit == _YEAR and bool(_FOUNDING.search(question)), outcome=bool(_OUTCOME.search(question)),
-        asked_kind=asked_kind if kind == "list" else None,
+        asked_kind=asked_kind if kind == "list" else None, measures=measures,
     )
+
+
+def _kind(question: str) -> str:
+    if LISTING.search(question):
+        return "list"
+    if REASONING.search(question):
+        return "reason"
+    if QUANTITY.search(question):
+        return "quantity"
+    return "other"
+
+
+def _specific(noun: str) -> str | None:
+    return None if len(noun) < 2 or _GENERIC_MEASURE.search(noun) else noun
+
+
+def _measured(tagged: list[tuple[str, str]]) -> str | None:
+    """The noun a quantity question counts or measures: after 「多少个」 (摊位), or before
+    「是多少」 (利润). Generic ones (数量, 规模) and single characters (钱, 双) name no measure
+    of their own; the unit asked for covers those."""
+    for i, (word, flag) in enumerate(tagged):
+        if not _HOW_MANY.match(word):
+            continue
+        after = tagged[i + 1 : i + 3]
+        if after and after[0][1] == "q":
+            after = after[1:]
+        if after and after[0][1].startswith("n") and after[0][1] not in NAME_FLAGS:
+            return _specific(after[0][0])
+        for before, flag_before in reversed(tagged[:i]):
+            if flag_before.startswith("n") and flag_before not in NAME_FLAGS:
+                return _specific(before)
+            if flag_before == "x" or flag_before not in _BETWEEN_MEASURE_AND_QUESTION:
+                return None
+        return None
+    return None
 
 
 def _figure(unit: str) -> str:
@@ -355,6 +397,9 @@ class ExtractiveAnswerer:
         rarest = max(query.nouns, key=query.terms.__getitem__, default=None)
         if rarest and rarest not in context and query.terms[rarest] > max(shared, default=0.0):
             return f"这一段没有提到「{rarest}」"
+        unmeasured = [m for m in query.measures if m not in context]
+        if unmeasured:
+            return f"这一段没有提到「{'、'.join(unmeasured)}」"  # 万向's sales are no answer about its profit
         if query.kind == "quantity" and not best.has_number:
             return "报告提到了相关内容，但没有给出这个数字"
         quoted = best.text + "".join(s.text for s in _continuation(best, segments, self._budget(query)))

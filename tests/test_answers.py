@@ -78,6 +78,15 @@ def test_a_quoted_term_must_be_in_the_answering_passage(report_assistant):
     assert known.answerable and "一乡一品" in known.citations[0].text
 
 
+def test_a_count_of_something_the_report_never_mentions_is_declined_by_name(report_assistant, report_index):
+    from assistant.answer import analyse
+
+    assert analyse("万向集团2007年利润是多少?", report_index).measures == ("利润",)
+    assert "停车位" in analyse("义乌小商品城有多少个停车位?", report_index).anchors
+    parking = report_assistant.ask("义乌小商品城有多少个停车位？")
+    assert not parking.answerable and "「停车位」" in parking.answer
+
+
 def test_a_year_the_report_never_covers_is_declined(report_assistant):
     assert not report_assistant.ask("2020年浙江有多少个产业集群？").answerable
 

@@ -246,3 +246,9 @@ def test_the_kind_of_figure_a_question_asks_for(question, unit, required):
     from assistant.answer import _asked_unit
 
     assert _asked_unit(question) == (unit, required)
+
+
+def test_a_figure_of_another_measure_is_no_answer():
+    query = Query("新光集团去年利润是多少", {"新光集团": 4.0, "利润": 3.0}, [], "quantity", "元", True, measures=("利润",))
+    assert not ask(query, passage("去年新光集团销售收入为 408 亿元，居全省第一。")).answerable
+    assert "20 亿元" in ask(query, passage("去年新光集团利润为 20 亿元，销售收入 408 亿元。")).answer
