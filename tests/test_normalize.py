@@ -16,6 +16,7 @@ from assistant.normalize import compact, normalize_query
         ("二十九个集群", "29个集群"),
         ("台湾企业有多少家", "台资企业有多少家"),  # a paraphrase in data/aliases.tsv
         ("集群发展走到哪一步了", "集群发展处于什么阶段了"),  # a colloquial idiom, same table
+        ("诸暨冒出了哪些集群", "诸暨涌现出了哪些集群"),
     ],
 )
 def test_queries_are_brought_to_the_report_s_spelling(raw, expected):
