@@ -22,7 +22,9 @@ from langchain_core.documents import Document
 
 from assistant.answer_models import Answer, Citation, Passage
 from assistant.index import LoadedIndex
+from assistant.chunk import PATH_SEPARATOR
 from assistant.normalize import compact
+from assistant.outline import asked_item, heading_number
 from assistant.sentences import clause_spans
 from assistant.tokenize import stopwords
 
@@ -429,6 +431,8 @@ class ExtractiveAnswerer:
                 best, missing = seg, None
         if missing:
             return _decline(question, missing, passages)
+        if item := _numbered_item(query, segments, documents):
+            return _compose(question, item, documents, passages, heading=_heading(documents[0]))
         if query.kind == "list" and (items := _parallel_labels(best, segments)):
             return _compose(question, items, documents, passages)
         top = _ranking_end(query, segments) if query.extreme else []
@@ -622,10 +626,29 @@ def _adjacent(seg: Segment, nxt: Segment, documents: list[Document]) -> bool:
     return not documents[seg.rank].page_content[seg.end : nxt.start].strip()
 
 
-def _compose(question: str, chosen: list[Segment], documents: list[Document], passages: list[Passage]) -> Answer:
+def _heading(doc: Document) -> str:
+    return doc.metadata.get("section", "").rpartition(PATH_SEPARATOR)[2]
+
+
+def _numbered_item(query: Query, segments: list[Segment], documents: list[Document]) -> list[Segment]:
+    """The opening sentence of the top passage (two, when the first is the heading itself)
+    when it is the numbered item asked for (「存在的问题第三条」 → the section 「3、…」 the
+    retriever put first)."""
+    n = asked_item(query.text)
+    if n is None or not documents or heading_number(_heading(documents[0])) != n:
+        return []
+    opening = sorted((s for s in segments if s.rank == 0), key=lambda s: s.start)[:2]
+    return opening if opening and compact(opening[0].text).startswith(compact(_heading(documents[0]))) else opening[:1]
+
+
+def _compose(
+    question: str, chosen: list[Segment], documents: list[Document], passages: list[Passage], heading: str = ""
+) -> Answer:
+    """The quoted sentences with their citations; `heading` (a section title, itself quoted
+    from the report) leads when the answer is a numbered item of the outline."""
     numbers: dict[int, int] = {}
     citations: list[Citation] = []
-    parts: list[str] = []
+    parts: list[str] = [f"{heading}：" if heading and not compact(chosen[0].text).startswith(compact(heading)) else ""]
     in_run = False
     for i, seg in enumerate(chosen):
         if seg.rank not in numbers:

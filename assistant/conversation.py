@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 
 from assistant.normalize import normalize_query
+from assistant.outline import ORDINAL
 from assistant.tokenize import Tokenizer, stopwords
 
 History = list[tuple[str, str]] | list[list[str]]
@@ -72,6 +73,10 @@ def condense(question: str, history: History, tokenizer: Tokenizer) -> str:
     before = _words(previous, tokenizer)
     now_entities = [w for w, e in now if e]
     before_entities = [w for w, e in before if e]
+    item_now, item_before = ORDINAL.search(core), ORDINAL.search(previous)
+    if item_now and item_before and len(core) - len(item_now.group(0)) <= 1:
+        # 「第三条呢？」 after 「存在的问题，第一条是啥？」: the same question, another item
+        return previous[: item_before.start()] + item_now.group(0) + previous[item_before.end() :]
     stage_now, stage_before = _stage(core, tokenizer), _stage(previous, tokenizer)
     if stage_now and stage_before and stage_now[1] == len(now) and stage_now[0] != stage_before[0]:
         # 「那到了产业成长期呢？」 after a question about 起步阶段: the same question, another phase

@@ -54,6 +54,34 @@ class Outline:
         return [(s.depth, s.title, s.parent.title if s.parent else "") for s in self.sections[1:]]
 
 
+# how a heading numbers itself among its siblings: 3、 3. （三） 三、 2.3 (the 3 under 2)
+_LABEL = re.compile(r"^\s*(?:\d+[.．](\d+)|(\d+)\s*[、.．]|[（(]([一二三四五六七八九十]+)[）)]|([一二三四五六七八九十]+)、)")
+# 「第三条」「第2点」「第二个问题」: an item of a numbered outline, asked for by its number
+# (「第三个行业」 counts the items of an answer, not of the outline)
+ORDINAL = re.compile(
+    r"第\s*(\d{1,2}|[一二三四五六七八九十]{1,3})\s*"
+    r"(?:条|点|项|部分|方面|节|章|大|个?(?:问题|建议|措施|对策|特点|原因|做法|途径|方面)|个(?=[是呢吗讲说，,？?]|$))"
+)
+
+
+def heading_number(title: str) -> int | None:
+    """The number a heading gives itself among its siblings (「3、我省…」 → 3), if any."""
+    label = _LABEL.match(title)
+    return _as_int(next(g for g in label.groups() if g)) if label else None
+
+
+def asked_item(question: str) -> int | None:
+    """Which numbered item a question asks for (「第三条是啥」 → 3), if any."""
+    asked = ORDINAL.search(question)
+    return _as_int(asked.group(1)) if asked else None
+
+
+def _as_int(numeral: str) -> int:
+    import cn2an
+
+    return int(numeral) if numeral.isdigit() else int(cn2an.cn2an(numeral, "smart"))
+
+
 def numbering_depth(text: str) -> int:
     for depth, pattern in _SCHEMES:
         if pattern.match(text):

@@ -7,6 +7,7 @@ mixed linearly, so a fused score of 1.0 means "best on both sides".
 
 from __future__ import annotations
 
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -15,8 +16,9 @@ from langchain_core.documents import Document
 from langchain_core.retrievers import BaseRetriever
 from pydantic import ConfigDict
 
-from assistant.chunk import Chunk
+from assistant.chunk import PATH_SEPARATOR, Chunk
 from assistant.index import LoadedIndex
+from assistant.outline import asked_item, heading_number
 
 
 class HybridRetriever(BaseRetriever):
@@ -41,6 +43,30 @@ class HybridRetriever(BaseRetriever):
         position = self.index.position
         return {position[doc.metadata["chunk_id"]]: 1.0 - float(distance) for doc, distance in found}
 
+    @cached_property
+    def _children(self) -> dict[str, dict[int, Chunk]]:
+        """Section path → {its numbered sub-sections' numbers: their first chunk}."""
+        children: dict[str, dict[int, Chunk]] = {}
+        for chunk in self.index.chunks:
+            parent, _, last = chunk.section.rpartition(PATH_SEPARATOR)
+            number = heading_number(last)
+            if parent and number is not None:
+                children.setdefault(f"{chunk.source}\x1f{parent}", {}).setdefault(number, chunk)
+        return children
+
+    def _numbered_item(self, query: str, ranked: list[Chunk]) -> Chunk | None:
+        """The sub-section 「第三条」 points to, under the sections of the best passages."""
+        n = asked_item(query)
+        if n is None:
+            return None
+        for chunk in ranked[:3]:
+            path = chunk.section.split(PATH_SEPARATOR)
+            for depth in range(len(path), 0, -1):
+                item = self._children.get(f"{chunk.source}\x1f{PATH_SEPARATOR.join(path[:depth])}", {}).get(n)
+                if item is not None:
+                    return item
+        return None
+
     def search(self, query: str) -> list[tuple[Chunk, float, float, float]]:
         """(chunk, fused, bm25, vector) in rank order."""
         bm25 = self._bm25(query) if self.bm25_weight > 0 else np.zeros(len(self.index.chunks))
@@ -58,6 +84,10 @@ class HybridRetriever(BaseRetriever):
         scored.sort(key=lambda row: (-row[1], row[0].order))
         if self.reranker is not None:
             scored = self.reranker.rerank(query, scored)
+        item = self._numbered_item(query, [row[0] for row in scored])
+        if item is not None:  # the numbered item asked for leads, whatever its words
+            top = scored[0][1] if scored else 1.0
+            scored = [(item, top, 0.0, 0.0)] + [row for row in scored if row[0] is not item]
         return scored[: self.k]
 
     def _get_relevant_documents(
@@ -70,3 +100,4 @@ class HybridRetriever(BaseRetriever):
             )
             for chunk, fused, bm25, vector in self.search(query)
         ]
+

@@ -87,6 +87,12 @@ def test_a_count_of_something_the_report_never_mentions_is_declined_by_name(repo
     assert not parking.answerable and "「停车位」" in parking.answer
 
 
+def test_a_numbered_item_of_the_outline_is_answered_by_its_heading_and_opening(report_assistant):
+    answer = report_assistant.ask("我省产业集群存在的主要问题，第三条是什么？")
+    assert answer.answer.startswith("3、我省产业集群优势主要是低成本优势：")
+    assert answer.citations[0].section.endswith("3、我省产业集群优势主要是低成本优势")
+
+
 def test_a_year_the_report_never_covers_is_declined(report_assistant):
     assert not report_assistant.ask("2020年浙江有多少个产业集群？").answerable
 

@@ -55,3 +55,8 @@ def test_a_full_new_question_ignores_the_history(tokenizer):
 def test_a_bare_phase_replaces_the_phase_the_previous_question_asked_about(tokenizer):
     history = [("起步阶段的产业集群，政策的主要目标是什么？", "培育商业环境。")]
     assert condense("那到了成熟期呢?", history, tokenizer) == "成熟期的产业集群,政策的主要目标是什么?"
+
+
+def test_a_bare_item_number_replaces_the_item_the_previous_question_asked_for(tokenizer):
+    history = [("存在的主要问题，第一条是啥？", "产业集群地域发展不均衡。")]
+    assert condense("第三条呢?", history, tokenizer) == "存在的主要问题,第三条是啥?"

@@ -1,7 +1,9 @@
 """Outline recovery: depth comes from the numbering, not from the markdown."""
 
+import pytest
+
 from assistant.clean import paragraphs
-from assistant.outline import recover_outline
+from assistant.outline import asked_item, heading_number, recover_outline
 
 # The recovered outline of the report, checked by hand against the source:
 # (depth, heading, parent heading)
@@ -152,3 +154,19 @@ def test_a_document_without_headings_is_one_unstructured_section():
     assert not outline.structured
     assert outline.title == "笔记"
     assert len(outline.sections[0].paragraphs) == 2
+
+
+@pytest.mark.parametrize(
+    "title, number", [("3、我省产业集群优势", 3), ("1. 地域发展不均衡", 1), ("（四）以循环经济理念", 4), ("二、发展趋势", 2), ("2.3 民间资本", 3), ("结语", None)]
+)
+def test_a_heading_s_number_among_its_siblings(title, number):
+    assert heading_number(title) == number
+
+
+@pytest.mark.parametrize(
+    "question, item",
+    [("存在的问题第三条是啥", 3), ("第2点讲什么", 2), ("第二个问题是什么", 2), ("对策建议第四个方面", 4),
+     ("第三个行业有多少个区块", None), ("浙江排全国第一", None), ("第三产业占多少", None)],
+)
+def test_which_numbered_item_a_question_asks_for(question, item):
+    assert asked_item(question) == item
