@@ -79,6 +79,11 @@ _HOW_MANY = re.compile(r"^(?:多少|几|百分之几)")
 _GENERIC_MEASURE = re.compile(r"数量|数目|个数|总数|数字|规模|情况|水平|比例|比重")
 # what may stand between the measured noun and 「多少」: 「利润具体是多少」, 「人数一共有多少」
 _BETWEEN_MEASURE_AND_QUESTION = {"v", "d", "p", "uj", "ul", "r", "c", "a", "ad", "j"}
+# a sentence that only makes sense after the one before it
+_LEANS_BACK = re.compile(r"^\s*(?:另一方面|其次|此外|再者|与此同时)")
+# a question that asks what to do, and the sentences that say it
+_REMEDY_ASKED = re.compile(r"咋办|怎么办|怎样办|如何解决|怎么解决|咋解决|如何应对|怎么应对|什么办法|啥办法|对策")
+_REMEDY = re.compile(r"必须|应当|应该|建议|需要|亟需|加快|加强|推进|建立|完善|(?<![主重需])要(?![素求])")
 _QUOTED = re.compile(r"[“「『\"]([^”」』\"]{1,16})[”」』\"]")
 _LEAD = re.compile(r"^[^，。；：、]{1,6}[：:]")
 # a number the question names as a constraint, not one that counts the parts of the answer
@@ -115,6 +120,7 @@ class Query:
     founding: bool = False  # asks when something was founded, opened or set up
     outcome: bool = False  # asks whether something actually happened
     measures: tuple[str, ...] = ()  # what a quantity question measures (利润 in 「利润是多少」)
+    remedy: bool = False  # also asks what to do about it (「咋办」)
 
     @property
     def total(self) -> float:
@@ -264,7 +270,7 @@ def analyse(question: str, index: LoadedIndex) -> Query:
     return Query(
         question, terms, numbers, kind, unit, required, anchors, compares=compares, nouns=nouns, extreme=extreme,
         founding=unit == _YEAR and bool(_FOUNDING.search(question)), outcome=bool(_OUTCOME.search(question)),
-        asked_kind=asked_kind if kind == "list" else None, measures=measures,
+        asked_kind=asked_kind if kind == "list" else None, measures=measures, remedy=bool(_REMEDY_ASKED.search(question)),
     )
 
 
@@ -453,6 +459,7 @@ class ExtractiveAnswerer:
             gain = sum(query.terms[t] for t in seg.covered - covered)
             if gain >= 0.15 * query.total:  # it answers a part of the question the others do not
                 chosen.append(seg)
+        chosen += _leaned_on(query, chosen, segments, budget)
         # complete each quoted sentence that opens a list or is a heading, right after it
         anchors = sorted(chosen, key=lambda s: (s.rank, s.start))
         quoted: list[Segment] = []
@@ -463,6 +470,29 @@ class ExtractiveAnswerer:
             rest = _continuation(seg, segments, room)
             quoted += [seg] + [s for s in rest if not any(_overlap(s, q) for q in quoted)]
         return _compose(question, quoted, documents, passages)
+
+
+def _leaned_on(query: Query, chosen: list[Segment], segments: list[Segment], budget: int) -> list[Segment]:
+    """Sentences the quoted ones lean on: the first half of an 「另一方面，…」, and for a
+    question that also asks what to do (「…咋回事，报告说咋办」) the remedy right after the problem."""
+    extra: list[Segment] = []
+    room = budget - sum(len(c.text) for c in chosen)
+    wanted = [_beside(seg, segments, -1) for seg in chosen if _LEANS_BACK.match(seg.text)]
+    if query.remedy and not any(_REMEDY.search(seg.text) for seg in chosen):
+        after = _beside(chosen[0], segments, +1)
+        wanted.append(after if after and _REMEDY.search(after.text) else None)
+    for seg in wanted:
+        if seg is not None and seg not in chosen + extra and len(seg.text) <= room:
+            extra.append(seg)
+            room -= len(seg.text)
+    return extra
+
+
+def _beside(seg: Segment, segments: list[Segment], step: int) -> Segment | None:
+    """The sentence before (step -1) or after (+1) `seg` in its passage."""
+    same = sorted((s for s in segments if s.rank == seg.rank), key=lambda s: s.start)
+    at = same.index(seg) + step
+    return same[at] if 0 <= at < len(same) else None
 
 
 def _ranking_end(query: Query, segments: list[Segment]) -> list[Segment]:

@@ -252,3 +252,17 @@ def test_a_figure_of_another_measure_is_no_answer():
     query = Query("新光集团去年利润是多少", {"新光集团": 4.0, "利润": 3.0}, [], "quantity", "元", True, measures=("利润",))
     assert not ask(query, passage("去年新光集团销售收入为 408 亿元，居全省第一。")).answerable
     assert "20 亿元" in ask(query, passage("去年新光集团利润为 20 亿元，销售收入 408 亿元。")).answer
+
+
+def test_a_sentence_that_begins_with_another_hand_is_quoted_with_the_one_before_it():
+    text = "园区的发展方式粗放，对水电资源掠夺式利用。另一方面，同质的排放使园区的生态问题加剧。园区规划另有专章。"
+    query = Query("园区为什么出生态问题", {"园区": 0.5, "生态问题": 4.0}, [], "reason")
+    answer = ask(query, passage(text))
+    assert "掠夺式利用" in answer.answer and "另一方面" in answer.answer and "专章" not in answer.answer
+
+
+def test_a_question_that_also_asks_what_to_do_gets_the_remedy_after_the_problem():
+    text = "各部门对园区的统计口径不一致，导致统计数据出入很大。必须建立完整的园区统计体系。园区数量逐年增加。"
+    query = Query("园区统计数据对不上咋回事，咋办", {"园区": 0.5, "统计": 3.0, "数据": 2.0}, [], "reason", remedy=True)
+    answer = ask(query, passage(text))
+    assert "口径不一致" in answer.answer and "统计体系" in answer.answer and "逐年增加" not in answer.answer
