@@ -84,6 +84,7 @@ _LEANS_BACK = re.compile(r"^\s*(?:另一方面|其次|此外|再者|与此同时
 # a question that asks what to do, and the sentences that say it
 _REMEDY_ASKED = re.compile(r"咋办|怎么办|怎样办|如何解决|怎么解决|咋解决|如何应对|怎么应对|什么办法|啥办法|对策")
 _REMEDY = re.compile(r"必须|应当|应该|建议|需要|亟需|加快|加强|推进|建立|完善|(?<![主重需])要(?![素求])")
+_HAN = re.compile(r"[\u4e00-\u9fff]")  # (a quoted 「onerror="x=1"」 in pasted HTML names nothing)
 _QUOTED = re.compile(r"[“「『\"]([^”」』\"]{1,16})[”」』\"]")
 _LEAD = re.compile(r"^[^，。；：、]{1,6}[：:]")
 # a number the question names as a constraint, not one that counts the parts of the answer
@@ -249,7 +250,7 @@ def analyse(question: str, index: LoadedIndex) -> Query:
                 terms.setdefault(part, _idf(index.chunk_frequency(part), n))
                 nouns.add(part)
     # a quoted term names something exactly (“亩均论英雄”): the answering passage must contain it
-    anchors.update(compact(q) for q in _QUOTED.findall(question) if len(compact(q)) >= 2)
+    anchors.update(compact(q) for q in _QUOTED.findall(question) if len(compact(q)) >= 2 and _HAN.search(q))
     kind = _kind(question)
     unit, required = _asked_unit(question) if kind == "quantity" else (None, False)
     measured = _measured(tagged) if kind == "quantity" else None

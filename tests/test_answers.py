@@ -71,7 +71,10 @@ def test_a_word_jieba_tags_as_a_name_is_read_as_a_common_word_where_it_is_one(re
     assert "马云" in analyse("马云的企业有多少家？", report_index).anchors
 
 
-def test_a_quoted_term_must_be_in_the_answering_passage(report_assistant):
+def test_a_quoted_term_must_be_in_the_answering_passage(report_assistant, report_index):
+    from assistant.answer import analyse
+
+    assert analyse('<img onerror="x=1">杭州有多少个产业集群?', report_index).anchors == {"杭州"}  # code names nothing
     unknown = report_assistant.ask("报告对“双碳目标”是怎么说的？")
     assert not unknown.answerable and "「双碳目标」" in unknown.answer
     known = report_assistant.ask("“一乡一品”后来发展成了什么？")
