@@ -23,12 +23,13 @@ from langchain_core.documents import Document
 from assistant.answer_models import Answer, Citation, Passage
 from assistant.index import LoadedIndex
 from assistant.chunk import PATH_SEPARATOR
+from assistant.gazetteer import is_place
 from assistant.normalize import compact
 from assistant.outline import asked_item, heading_number
 from assistant.sentences import clause_spans
 from assistant.tokenize import stopwords
 
-QUANTITY = re.compile(r"多少|几[个家种件年倍项位]?|多大|多高|多长|比例|比重|百分之|占|排名|第几|哪一年|何时|什么时候")
+QUANTITY = re.compile(r"多少|几[个家种件年倍项位]?|多大|多高|多长|比例|比重|百分之|占|排名|第几|哪一?年|何时|什么时候")
 LISTING = re.compile(r"哪些|哪几|哪[两二三四五六七八九十]+[个大方类种项点条]|有什么|有啥|都有|包括|分别|列举|几个方面")
 # a question that weighs subjects against each other needs a sentence for each of them
 COMPARING = re.compile(r"相比|对比|比较|区别|差别|哪个[^，。？?]{0,8}(?:多|少|高|低|大|小|强|弱|快|慢)|还是")
@@ -76,7 +77,7 @@ _WHICH_WORD = re.compile(r"哪|什么|啥")
 _PHASE = re.compile(r"..(?:阶段|时期|期)$")
 _ANY_PHASE = re.compile(r"阶段|时期|萌芽期|起步期|导入期|形成期|成长期|发展期|成熟期|衰退期|转型期")
 _HOW_MANY = re.compile(r"^(?:多少|几|百分之几)")
-_GENERIC_MEASURE = re.compile(r"数量|数目|个数|总数|数字|规模|情况|水平|比例|比重")
+_GENERIC_MEASURE = re.compile(r"数量|数目|个数|总数|数字|规模|情况|水平|比例|比重|份额|占比|百分比|比率")
 # what may stand between the measured noun and 「多少」: 「利润具体是多少」, 「人数一共有多少」
 _BETWEEN_MEASURE_AND_QUESTION = {"v", "d", "p", "uj", "ul", "r", "c", "a", "ad", "j"}
 # a sentence that only makes sense after the one before it
@@ -88,8 +89,8 @@ _HAN = re.compile(r"[\u4e00-\u9fff]")  # (a quoted 「onerror="x=1"」 in pasted
 _QUOTED = re.compile(r"[“「『\"]([^”」』\"]{1,16})[”」』\"]")
 _LEAD = re.compile(r"^[^，。；：、]{1,6}[：:]")
 # a number the question names as a constraint, not one that counts the parts of the answer
-# it wants (「哪3个方面」, 「这2个」)
-_CONSTRAINT = re.compile(r"(?<![哪这那几前\d.])\d+(?:\.\d+)?")
+# it wants (「哪3个方面」, 「这2个」), and not a rough one (「30多个」)
+_CONSTRAINT = re.compile(r"(?<![哪这那几前\d.])\d+(?:\.\d+)?(?![\d.]|多|几|余|来)")
 # a plan period (十一五) or a figure with digits: when the corpus never uses it, the question is
 # about a time or quantity the report does not cover
 _PERIOD = re.compile(r"^[一二三四五六七八九十]+五$|\d")
@@ -154,17 +155,15 @@ UNKNOWN_NAME_FLAGS = {"ns", "nr", "nt", "nrt", "nrfg"}
 TIME_FLAGS = {"m", "t"}
 
 
-# what may stand right before a place name: not a noun, numeral, adverb or adjective
-_NOT_BEFORE_PLACE = {"n", "m", "d", "a", "ad", "vn"}
-
-
-def _common_word(word: str, flag: str, before: str, index: LoadedIndex) -> bool:
-    """A word jieba's dictionary tags as a name that is a common word in this question: a
-    'place' right after a noun or adverb is a verb (「协会扎堆」, 「多数扎堆在」), and a frequent
+def _names_something(word: str, flag: str, index: LoadedIndex) -> bool:
+    """Whether a word jieba tags as a name really is one here: its dictionary tags many common
+    words as places (扎堆, 大都, 东西), so a place must be a real one (gazetteer); a frequent
     two-character 'person' is a noun (林子)."""
     if flag == "ns":
-        return before in _NOT_BEFORE_PLACE
-    return len(word) == 2 and index.tokenizer.frequency(word) >= 100
+        return is_place(word)
+    if flag in ("nr", "nrt", "nrfg"):
+        return not (len(word) == 2 and index.tokenizer.frequency(word) >= 100)
+    return True
 
 
 def _misread(word: str, question: str, index: LoadedIndex) -> bool:
@@ -229,12 +228,10 @@ def analyse(question: str, index: LoadedIndex) -> Query:
         if not word or word in stop or _NUMBER.fullmatch(word) or not re.search(r"\w", word):
             continue
         df = index.chunk_frequency(word)
-        if df:
-            named = flag in NAME_FLAGS
-        else:
-            named = (flag in UNKNOWN_NAME_FLAGS and not _common_word(word, flag, tagged[i - 1][1] if i else "", index)) or (
-                flag in TIME_FLAGS and bool(_PERIOD.search(word))
-            )
+        names = NAME_FLAGS if df else UNKNOWN_NAME_FLAGS
+        named = (flag in names and _names_something(word, flag, index)) or (
+            not df and flag in TIME_FLAGS and bool(_PERIOD.search(word))
+        )
         if named and not _misread(word, question, index):
             anchors.add(word)
 
@@ -253,13 +250,13 @@ def analyse(question: str, index: LoadedIndex) -> Query:
     anchors.update(compact(q) for q in _QUOTED.findall(question) if len(compact(q)) >= 2 and _HAN.search(q))
     kind = _kind(question)
     unit, required = _asked_unit(question) if kind == "quantity" else (None, False)
-    measured = _measured(tagged) if kind == "quantity" else None
+    measured, counted = _measured(tagged) if kind == "quantity" else (None, False)
     measures: tuple[str, ...] = ()
     if measured and index.chunk_frequency(measured):
         measures = (measured,)
     elif measured:  # 「增长率」 is measured as 增长; 「多少个摊位」 counts what the report never mentions
         measures = tuple(_known_parts(measured, index, stop))
-        if not measures:
+        if not measures and counted:
             anchors.add(measured)
 
     # 一 before a measure word is mostly "a" (一年, 一双, 一次), not a figure to look for
@@ -289,25 +286,29 @@ def _specific(noun: str) -> str | None:
     return None if len(noun) < 2 or _GENERIC_MEASURE.search(noun) else noun
 
 
-def _measured(tagged: list[tuple[str, str]]) -> str | None:
-    """The noun a quantity question counts or measures: after 「多少个」 (摊位), or before
-    「是多少」 (利润). Generic ones (数量, 规模) and single characters (钱, 双) name no measure
-    of their own; the unit asked for covers those."""
+def _measured(tagged: list[tuple[str, str]]) -> tuple[str | None, bool]:
+    """The noun a quantity question counts or measures, and whether it is counted with a
+    measure word: 「多少个摊位」 (摊位, True), 「利润是多少」 (利润, False). Generic ones
+    (数量, 规模) and single characters (钱, 双) name no measure of their own; the unit asked for
+    covers those."""
     for i, (word, flag) in enumerate(tagged):
         if not _HOW_MANY.match(word):
             continue
         after = tagged[i + 1 : i + 3]
-        if after and after[0][1] == "q":
+        counted = bool(after) and after[0][1] in ("q", "m")  # 多少个, 多少吨
+        if counted:
             after = after[1:]
         if after and after[0][1].startswith("n") and after[0][1] not in NAME_FLAGS:
-            return _specific(after[0][0])
+            return _specific(after[0][0]), counted
+        if counted:
+            return None, False
         for before, flag_before in reversed(tagged[:i]):
             if flag_before.startswith("n") and flag_before not in NAME_FLAGS:
-                return _specific(before)
+                return _specific(before), False
             if flag_before == "x" or flag_before not in _BETWEEN_MEASURE_AND_QUESTION:
-                return None
-        return None
-    return None
+                return None, False
+        return None, False
+    return None, False
 
 
 def _figure(unit: str) -> str:

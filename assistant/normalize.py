@@ -17,8 +17,13 @@ _COUNTED = re.compile(
     rf"(?<![{_CN_DIGITS}“\"「哪])([{_CN_DIGITS}]+(?:点[{_CN_DIGITS}]+)?)"
     r"(?=多?(?:个|家|件|种|年|亿|万|吨|元|倍|双|分钟|平方|公里|百分点|成|人|项|所|座|条|次|位|强|千伏|%))"
 )
-_PERCENT = re.compile(rf"百分之([{_CN_DIGITS}]+(?:点[{_CN_DIGITS}]+)?)")
+# 百分之三十 → 30%, but 百分之三十几 stays: a rough figure is no number to look for
+_PERCENT = re.compile(rf"百分之([{_CN_DIGITS}]+(?:点[{_CN_DIGITS}]+)?)(?![{_CN_DIGITS}几多来余])")
 _UNIT_ONLY = re.compile(r"^[万亿]+$")
+_ZERO_ONLY = re.compile(r"^[零〇]+$")  # 零件 is a part, not 0 件
+_DIGIT_BY_DIGIT = re.compile(r"^[〇零一二三四五六七八九]{2,}$")  # 二〇〇七, 〇八: read digit by digit
+# 「07年」「08年」: a year written short, with its leading zero (「17年」 may be a duration)
+_SHORT_YEAR = re.compile(r"(?<![\d.])0(\d)(?=\s*年)")
 _ANSI = re.compile(r"\x1b(?:\[[0-9;?]*[ -/]*[@-~]|[@-_])")
 
 
@@ -32,8 +37,10 @@ def _t2s():
 def _to_number(numeral: str) -> str | None:
     import cn2an
 
-    if _UNIT_ONLY.match(numeral):
+    if _UNIT_ONLY.match(numeral) or _ZERO_ONLY.match(numeral):
         return None
+    if _DIGIT_BY_DIGIT.match(numeral):
+        return "".join(str("〇一二三四五六七八九".find(ch) if ch != "零" else 0) for ch in numeral)
     # keep 万/亿 as units after the digits: 三百亿 → 300亿, as the report writes it
     unit = ""
     while numeral and numeral[-1] in "万亿" and len(numeral) > 1:
@@ -55,7 +62,7 @@ def convert_numerals(text: str) -> str:
         number = _to_number(m.group(1))
         return f"{number}%" if number else m.group(0)
 
-    return _COUNTED.sub(counted, _PERCENT.sub(percent, text))
+    return _SHORT_YEAR.sub(r"200\1", _COUNTED.sub(counted, _PERCENT.sub(percent, text)))
 
 
 def to_simplified(text: str) -> str:
