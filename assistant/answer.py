@@ -25,7 +25,7 @@ from assistant.index import LoadedIndex
 from assistant.chunk import PATH_SEPARATOR
 from assistant.gazetteer import is_place
 from assistant.normalize import compact
-from assistant.outline import asked_item, heading_number
+from assistant.outline import asked_item, heading_number, item_mark
 from assistant.sentences import clause_spans
 from assistant.tokenize import stopwords
 
@@ -439,8 +439,9 @@ class ExtractiveAnswerer:
                 best, missing = seg, None
         if missing:
             return _decline(question, missing, passages)
-        if item := _numbered_item(query, segments, documents):
-            return _compose(question, item, documents, passages, heading=_heading(documents[0]))
+        item, heading = _numbered_item(query, segments, documents, self._budget(query))
+        if item:
+            return _compose(question, item, documents, passages, heading=heading)
         if query.kind == "list" and (items := _parallel_labels(best, segments)):
             return _compose(question, items, documents, passages)
         top = _ranking_end(query, segments) if query.extreme else []
@@ -662,15 +663,36 @@ def _heading(doc: Document) -> str:
     return doc.metadata.get("section", "").rpartition(PATH_SEPARATOR)[2]
 
 
-def _numbered_item(query: Query, segments: list[Segment], documents: list[Document]) -> list[Segment]:
-    """The opening sentence of the top passage (two, when the first is the heading itself)
-    when it is the numbered item asked for (「存在的问题第三条」 → the section 「3、…」 the
-    retriever put first)."""
+def _numbered_item(
+    query: Query, segments: list[Segment], documents: list[Document], budget: int
+) -> tuple[list[Segment], str]:
+    """The item a question asks for by number, and the heading to lead with: the part of the
+    top passage that marks it (「二是工业利润的长期走低…」, up to the next item), or, when the
+    top passage is the numbered section asked for (「存在的问题第三条」 → 「3、…」), that heading
+    and its opening sentence (two, when the first is the heading itself)."""
     n = asked_item(query.text)
-    if n is None or not documents or heading_number(_heading(documents[0])) != n:
-        return []
-    opening = sorted((s for s in segments if s.rank == 0), key=lambda s: s.start)[:2]
-    return opening if opening and compact(opening[0].text).startswith(compact(_heading(documents[0]))) else opening[:1]
+    if n is None or not documents:
+        return [], ""
+    top = sorted((s for s in segments if s.rank == 0), key=lambda s: s.start)
+    marked = next((s for s in top if item_mark(n).search(s.text)), None)
+    if marked is not None:
+        at = item_mark(n).search(marked.text).start()
+        item = [replace(marked, start=marked.start + at, text=marked.text[at:])]
+        for seg in top[top.index(marked) + 1 :]:
+            following = item_mark(n + 1).search(seg.text)
+            if following:
+                seg = replace(seg, end=seg.start + following.start(), text=seg.text[: following.start()])
+            if not seg.text.strip() or sum(len(s.text) for s in item) + len(seg.text) > budget:
+                break
+            item.append(seg)
+            if following:
+                break
+        return item, ""
+    heading = _heading(documents[0])
+    if heading_number(heading) != n or not top:
+        return [], ""
+    opening = top[:2] if compact(top[0].text).startswith(compact(heading)) else top[:1]
+    return opening, heading
 
 
 def _compose(

@@ -21,6 +21,7 @@ _FILLER = re.compile(r"^(?:那么|那|还有|另外|再问一下|再问|然后)[
 _ENTITY_TAGS = {"ns", "nr", "nt", "nz", "nrt"}
 _OWN_PREDICATE = 3  # content words from which a follow-up says what it asks about itself
 _SCOPING = re.compile(r"\d|[一二三四五六七八九十百千]+五")  # a figure or a plan period
+_ASKING = re.compile(r"^(?:几|多少|哪|什么|啥|怎么|如何|为什么|为何)")
 _STAGE = re.compile(r"(?:阶段|时期|期)$")  # 起步阶段, 产业成长期: phases of the same thing
 
 
@@ -94,7 +95,8 @@ def condense(question: str, history: History, tokenizer: Tokenizer) -> str:
     present = set(w for w, _ in _words(core, tokenizer))
     if len(now) >= _OWN_PREDICATE and not _PRONOUN.search(core):
         before = _scope(previous, before, tokenizer)
-    carried = [w for w, _ in before if w not in present and w not in core]
+    # the previous question's words, not its question words (「几条」 would make this one ask a count)
+    carried = [w for w, _ in before if w not in present and w not in core and not _ASKING.match(w)]
     return " ".join([core, *carried]).strip()
 
 

@@ -76,6 +76,15 @@ def asked_item(question: str) -> int | None:
     return _as_int(asked.group(1)) if asked else None
 
 
+def item_mark(n: int) -> re.Pattern[str]:
+    """How running text marks its n-th item: 二是, 第二，, 其二, （2）, ②."""
+    import cn2an
+
+    cn = cn2an.an2cn(str(n))
+    circled = f"|{chr(0x2460 + n - 1)}" if 1 <= n <= 20 else ""
+    return re.compile(rf"{cn}是|第{cn}[，,、]|其{cn}[，,、]|[（(]{n}[）)]{circled}")
+
+
 def _as_int(numeral: str) -> int:
     import cn2an
 

@@ -18,7 +18,7 @@ from pydantic import ConfigDict
 
 from assistant.chunk import PATH_SEPARATOR, Chunk
 from assistant.index import LoadedIndex
-from assistant.outline import asked_item, heading_number
+from assistant.outline import asked_item, heading_number, item_mark
 
 
 class HybridRetriever(BaseRetriever):
@@ -57,8 +57,8 @@ class HybridRetriever(BaseRetriever):
     def _numbered_item(self, query: str, ranked: list[Chunk]) -> Chunk | None:
         """The sub-section 「第三条」 points to, under the sections of the best passages."""
         n = asked_item(query)
-        if n is None:
-            return None
+        if n is None or (ranked and item_mark(n).search(ranked[0].text)):
+            return None  # (the best passage lists the item itself: 「一是…二是…」)
         for chunk in ranked[:3]:
             path = chunk.section.split(PATH_SEPARATOR)
             for depth in range(len(path), 0, -1):

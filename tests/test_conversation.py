@@ -60,3 +60,9 @@ def test_a_bare_phase_replaces_the_phase_the_previous_question_asked_about(token
 def test_a_bare_item_number_replaces_the_item_the_previous_question_asked_for(tokenizer):
     history = [("存在的主要问题，第一条是啥？", "产业集群地域发展不均衡。")]
     assert condense("第三条呢?", history, tokenizer) == "存在的主要问题,第三条是啥?"
+
+
+def test_a_follow_up_does_not_carry_the_previous_question_words(tokenizer):
+    history = [("集群里建立网络关系有几条路子？", "两条。")]
+    standalone = condense("第二条展开说说?", history, tokenizer)
+    assert "网络" in standalone and "几条" not in standalone

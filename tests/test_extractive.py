@@ -266,3 +266,11 @@ def test_a_question_that_also_asks_what_to_do_gets_the_remedy_after_the_problem(
     query = Query("园区统计数据对不上咋回事，咋办", {"园区": 0.5, "统计": 3.0, "数据": 2.0}, [], "reason", remedy=True)
     answer = ask(query, passage(text))
     assert "口径不一致" in answer.answer and "统计体系" in answer.answer and "逐年增加" not in answer.answer
+
+
+def test_an_item_asked_for_by_number_is_quoted_from_its_mark_to_the_next():
+    text = "竞争压力加剧：一是资源紧缺；二是利润走低。全省利润低于全国平均；投入增幅下降；三是市场压力。"
+    query = Query("竞争压力第二点是什么", {"竞争压力": 3.0}, [], "other")
+    answer = ask(query, passage(text))
+    assert answer.answer.startswith("二是利润走低") and "低于全国平均" in answer.answer
+    assert "三是" not in answer.answer and "资源紧缺" not in answer.answer

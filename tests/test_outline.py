@@ -170,3 +170,10 @@ def test_a_heading_s_number_among_its_siblings(title, number):
 )
 def test_which_numbered_item_a_question_asks_for(question, item):
     assert asked_item(question) == item
+
+
+def test_the_marks_of_an_item_in_running_text():
+    from assistant.outline import item_mark
+
+    assert all(item_mark(2).search(t) for t in ["二是利润", "第二，利润", "其二，利润", "（2）利润", "②利润"])
+    assert not item_mark(3).search("二是利润")
