@@ -23,7 +23,7 @@ from langchain_core.documents import Document
 from assistant.answer_models import Answer, Citation, Passage
 from assistant.index import LoadedIndex
 from assistant.chunk import PATH_SEPARATOR
-from assistant.gazetteer import is_place
+from assistant.names import is_person, is_place
 from assistant.normalize import compact
 from assistant.outline import asked_item, heading_number, item_mark
 from assistant.sentences import clause_spans
@@ -156,13 +156,11 @@ TIME_FLAGS = {"m", "t"}
 
 
 def _names_something(word: str, flag: str, index: LoadedIndex) -> bool:
-    """Whether a word jieba tags as a name really is one here: its dictionary tags many common
-    words as places (扎堆, 大都, 东西), so a place must be a real one (gazetteer); a frequent
-    two-character 'person' is a noun (林子)."""
+    """Whether a word jieba tags as a place or a person really names one (assistant.names)."""
     if flag == "ns":
         return is_place(word)
     if flag in ("nr", "nrt", "nrfg"):
-        return not (len(word) == 2 and index.tokenizer.frequency(word) >= 100)
+        return is_person(word, index.tokenizer.frequency(word))
     return True
 
 
