@@ -85,6 +85,9 @@ _LEANS_BACK = re.compile(r"^\s*(?:另一方面|其次|此外|再者|与此同时
 # a question that asks what to do, and the sentences that say it
 _REMEDY_ASKED = re.compile(r"咋办|怎么办|怎样办|如何解决|怎么解决|咋解决|如何应对|怎么应对|什么办法|啥办法|对策")
 _REMEDY = re.compile(r"必须|应当|应该|建议|需要|亟需|加快|加强|推进|建立|完善|(?<![主重需])要(?![素求])")
+MAX_ANSWER_CHARS = 400
+# a sentence that announces the items that follow it (as sub-sections)
+_OPENS_OUTLINE = re.compile(r"以下几[点个条方]|如下|下列|以下[方面措施问题建议对策]")
 _HAN = re.compile(r"[\u4e00-\u9fff]")  # (a quoted 「onerror="x=1"」 in pasted HTML names nothing)
 _QUOTED = re.compile(r"[“「『\"]([^”」』\"]{1,16})[”」』\"]")
 _LEAD = re.compile(r"^[^，。；：、]{1,6}[：:]")
@@ -440,6 +443,10 @@ class ExtractiveAnswerer:
         item, heading = _numbered_item(query, segments, documents, self._budget(query))
         if item:
             return _compose(question, item, documents, passages, heading=heading)
+        titles, introduced = _outline_items(query, best, documents) if query.kind == "list" else ([], False)
+        if titles:
+            heading = "" if introduced else _heading(documents[best.rank])
+            return _compose(question, [best], documents, passages, heading=heading, items=titles)
         if query.kind == "list" and (items := _parallel_labels(best, segments)):
             return _compose(question, items, documents, passages)
         top = _ranking_end(query, segments) if query.extreme else []
@@ -693,13 +700,38 @@ def _numbered_item(
     return opening, heading
 
 
+def _outline_items(query: Query, best: Segment, documents: list[Document]) -> tuple[list[str], bool]:
+    """The numbered sub-sections of `best`'s section when they are the list asked for, and
+    whether `best` introduces them: it opens a list (「要综合考虑以下几点。」), or else the
+    section's title is what the question names (「存在哪些主要问题」 → 「（二）存在的主要问题」
+    and its 1、… 9、…) and the title leads instead. Too long a list is left to the sentences."""
+    doc = documents[best.rank]
+    titles = doc.metadata.get("subsections") or []
+    listed = sum(len(t) + 1 for t in titles)
+    if len(titles) < 2 or listed > MAX_ANSWER_CHARS - 20:
+        return [], False
+    if _OPENS_OUTLINE.search(best.text) and len(best.text) + listed <= MAX_ANSWER_CHARS - 10:
+        return titles, True
+    if best.text.count("、") >= 2:  # the sentence lists the items itself (「生物技术产业、电子信息产业、…」)
+        return [], False
+    title = compact(_heading(doc))
+    named = sum(w for t, w in query.terms.items() if t in title) / query.total
+    return (titles, False) if named >= 0.5 else ([], False)
+
+
 def _compose(
-    question: str, chosen: list[Segment], documents: list[Document], passages: list[Passage], heading: str = ""
+    question: str, chosen: list[Segment], documents: list[Document], passages: list[Passage], heading: str = "",
+    items: list[str] | None = None,
 ) -> Answer:
-    """The quoted sentences with their citations; `heading` (a section title, itself quoted
-    from the report) leads when the answer is a numbered item of the outline."""
+    """The quoted sentences with their citations. Section titles, themselves quoted from the
+    report, may join them: `heading` leads when the answer is a numbered item of the outline,
+    and `items` (the sub-section titles of the last sentence's section) follow it as a list."""
     numbers: dict[int, int] = {}
     citations: list[Citation] = []
+    if items and heading:  # the section's title and its items: no sentence of the passage is quoted
+        p = passages[chosen[0].rank]
+        text = f"{heading}：{'；'.join(items)}。[1]"
+        return Answer(question=question, answer=text, answerable=True, citations=[Citation(n=1, **p.model_dump())], retrieved=passages)
     parts: list[str] = [f"{heading}：" if heading and not compact(chosen[0].text).startswith(compact(heading)) else ""]
     in_run = False
     for i, seg in enumerate(chosen):
@@ -711,6 +743,8 @@ def _compose(
         # a run of adjacent sentences is quoted as it stands and cited once, after its last sentence
         text = seg.text.strip() if in_run else _LEAD.sub("", seg.text.strip()).strip()
         in_run = i + 1 < len(chosen) and _adjacent(seg, chosen[i + 1], documents)
+        if items and i == len(chosen) - 1:
+            text = re.sub(r"[。；;，,：:]$", "", text) + "：" + "；".join(items) + "。"
         parts.append(text if in_run else _ending(text) + f"[{numbers[seg.rank]}]")
     return Answer(question=question, answer="".join(parts), answerable=True, citations=citations, retrieved=passages)
 

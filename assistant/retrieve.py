@@ -44,15 +44,23 @@ class HybridRetriever(BaseRetriever):
         return {position[doc.metadata["chunk_id"]]: 1.0 - float(distance) for doc, distance in found}
 
     @cached_property
-    def _children(self) -> dict[str, dict[int, Chunk]]:
-        """Section path → {its numbered sub-sections' numbers: their first chunk}."""
-        children: dict[str, dict[int, Chunk]] = {}
+    def _children(self) -> dict[str, list[Chunk]]:
+        """(source, section path) → the first chunk of each of its numbered sub-sections, in
+        document order: the outline's items (「（二）存在的主要问题」 → 1、… 9、…)."""
+        children: dict[str, list[Chunk]] = {}
+        seen: set[str] = set()
         for chunk in self.index.chunks:
             parent, _, last = chunk.section.rpartition(PATH_SEPARATOR)
-            number = heading_number(last)
-            if parent and number is not None:
-                children.setdefault(f"{chunk.source}\x1f{parent}", {}).setdefault(number, chunk)
+            if parent and heading_number(last) is not None and chunk.section not in seen:
+                seen.add(chunk.section)
+                children.setdefault(_key(chunk.source, parent), []).append(chunk)
         return children
+
+    def _subsections(self, chunk: Chunk) -> list[str]:
+        """The headings of the numbered sub-sections of `chunk`'s section (an answer to
+        「存在哪些主要问题」 lists them)."""
+        items = self._children.get(_key(chunk.source, chunk.section), [])
+        return [c.section.rpartition(PATH_SEPARATOR)[2] for c in items]
 
     def _numbered_item(self, query: str, ranked: list[Chunk]) -> Chunk | None:
         """The sub-section 「第三条」 points to, under the sections of the best passages."""
@@ -62,7 +70,8 @@ class HybridRetriever(BaseRetriever):
         for chunk in ranked[:3]:
             path = chunk.section.split(PATH_SEPARATOR)
             for depth in range(len(path), 0, -1):
-                item = self._children.get(f"{chunk.source}\x1f{PATH_SEPARATOR.join(path[:depth])}", {}).get(n)
+                items = self._children.get(_key(chunk.source, PATH_SEPARATOR.join(path[:depth])), [])
+                item = next((c for c in items if heading_number(c.section.rpartition(PATH_SEPARATOR)[2]) == n), None)
                 if item is not None:
                     return item
         return None
@@ -96,8 +105,12 @@ class HybridRetriever(BaseRetriever):
         return [
             Document(
                 page_content=chunk.text,
-                metadata={**chunk.metadata(), "score": fused, "bm25": bm25, "vector": vector},
+                metadata={**chunk.metadata(), "score": fused, "bm25": bm25, "vector": vector,
+                          "subsections": self._subsections(chunk)},
             )
             for chunk, fused, bm25, vector in self.search(query)
         ]
 
+
+def _key(source: str, section: str) -> str:
+    return f"{source}\x1f{section}"

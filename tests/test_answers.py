@@ -99,6 +99,12 @@ def test_a_numbered_item_of_the_outline_is_answered_by_its_heading_and_opening(r
     assert answer.citations[0].section.endswith("3、我省产业集群优势主要是低成本优势")
 
 
+def test_a_question_for_a_section_s_items_lists_its_sub_sections(report_assistant):
+    answer = report_assistant.ask("我省产业集群存在哪些主要问题？")
+    assert "产业集群地域发展不均衡" in answer.answer and "企业中高层次人才资源严重缺失" in answer.answer
+    assert len(answer.answer) <= 400 and answer.citations[0].section.endswith("（二）存在的主要问题")
+
+
 def test_a_year_the_report_never_covers_is_declined(report_assistant):
     assert not report_assistant.ask("2020年浙江有多少个产业集群？").answerable
 
