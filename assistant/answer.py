@@ -85,6 +85,7 @@ _LEANS_BACK = re.compile(r"^\s*(?:另一方面|其次|此外|再者|与此同时
 # a question that asks what to do, and the sentences that say it
 _REMEDY_ASKED = re.compile(r"咋办|怎么办|怎样办|如何解决|怎么解决|咋解决|如何应对|怎么应对|什么办法|啥办法|对策")
 _REMEDY = re.compile(r"必须|应当|应该|建议|需要|亟需|加快|加强|推进|建立|完善|(?<![主重需])要(?![素求])")
+_THRESHOLD = re.compile(r"\d*(?:\.\d+)?(?:亿元|万元|亿|万)(?:以上|以下)")
 MAX_ANSWER_CHARS = 400
 # a sentence that announces the items that follow it (as sub-sections)
 _OPENS_OUTLINE = re.compile(r"以下几[点个条方]|如下|下列|以下[方面措施问题建议对策]")
@@ -126,6 +127,7 @@ class Query:
     outcome: bool = False  # asks whether something actually happened
     measures: tuple[str, ...] = ()  # what a quantity question measures (利润 in 「利润是多少」)
     remedy: bool = False  # also asks what to do about it (「咋办」)
+    thresholds: tuple[str, ...] = ()  # 「亿元以上」: the sentence that counts by it is the answer
 
     @property
     def total(self) -> float:
@@ -247,6 +249,8 @@ def analyse(question: str, index: LoadedIndex) -> Query:
             for part in _known_parts(word, index, stop):
                 terms.setdefault(part, _idf(index.chunk_frequency(part), n))
                 nouns.add(part)
+    # a threshold (「亿元以上」, 「10亿元以上」) counts like a number the question names
+    thresholds = tuple(p for p in _THRESHOLD.findall(question) if index.chunk_frequency(p))
     # a quoted term names something exactly (“亩均论英雄”): the answering passage must contain it
     anchors.update(compact(q) for q in _QUOTED.findall(question) if len(compact(q)) >= 2 and _HAN.search(q))
     kind = _kind(question)
@@ -269,7 +273,7 @@ def analyse(question: str, index: LoadedIndex) -> Query:
     return Query(
         question, terms, numbers, kind, unit, required, anchors, compares=compares, nouns=nouns, extreme=extreme,
         founding=unit == _YEAR and bool(_FOUNDING.search(question)), outcome=bool(_OUTCOME.search(question)),
-        asked_kind=asked_kind if kind == "list" else None, measures=measures, remedy=bool(_REMEDY_ASKED.search(question)),
+        asked_kind=asked_kind if kind == "list" else None, measures=measures, thresholds=thresholds, remedy=bool(_REMEDY_ASKED.search(question)),
     )
 
 
@@ -361,6 +365,8 @@ class ExtractiveAnswerer:
                 score += 0.3 * sum(
                     w for t, w in query.terms.items() if t not in covered and t not in section and t in whole
                 )
+                # a compound's head word stands for it at half weight: 年工业总产值 is a 年产值
+                score += 0.5 * sum(w for t, w in query.terms.items() if t not in covered and len(t) >= 3 and t[-2:] in flat)
                 score /= query.total
                 has_number = bool(_COUNT.search(compact(_HEADING.sub("", piece))))  # 「9、」 numbers a heading
                 has_unit = bool(query.unit and re.search(_figure(query.unit), flat))
@@ -371,6 +377,7 @@ class ExtractiveAnswerer:
                 if query.unit and has_number:
                     score += 0.2 if has_unit else -0.1
                 score += 0.3 * sum(_has_number(flat, n) for n in query.numbers)
+                score += 0.3 * sum(t in flat for t in query.thresholds)
                 score += 0.1 * sum(_has_number(whole, n) for n in query.numbers)
                 score += 0.1 * prior - 0.02 * rank
                 if phases and not any(p in flat for p in phases) and _ANY_PHASE.search(flat):

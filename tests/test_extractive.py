@@ -285,3 +285,15 @@ def test_a_list_given_as_sub_sections_is_answered_by_their_titles():
     named.metadata["subsections"] = ["1、发展不均衡", "2、载体在小城镇"]
     problems = Query("园区存在哪些主要问题", {"园区": 0.5, "存在": 1.0, "主要": 1.0, "问题": 2.0}, [], "list")
     assert ask(problems, named).answer == "（二）存在的主要问题：1、发展不均衡；2、载体在小城镇。[1]"
+
+
+def test_a_threshold_the_question_names_picks_the_sentence_that_counts_by_it():
+    text = "年产值超过千亿元的有 5 个行业。全省年工业总产值在亿元以上的园区有 601 个。"
+    query = Query("年产值亿元以上的园区有多少个", {"年产值": 3.0, "园区": 2.0}, [], "quantity", "个", True, thresholds=("亿元以上",))
+    assert "601 个" in ask(query, passage(text)).answer
+
+
+def test_a_compound_s_head_word_stands_for_it():
+    text = "各行业的年产值差别较大。全省年工业总产值达 2.1 万亿元，园区有 601 个。"
+    query = Query("园区一年产值多少", {"年产值": 3.0, "园区": 2.0}, [], "other")
+    assert "601 个" in ask(query, passage(text)).answer
