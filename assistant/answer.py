@@ -82,6 +82,9 @@ _GENERIC_MEASURE = re.compile(r"数量|数目|个数|总数|数字|规模|情况
 _BETWEEN_MEASURE_AND_QUESTION = {"v", "d", "p", "uj", "ul", "r", "c", "a", "ad", "j"}
 # a sentence that only makes sense after the one before it
 _LEANS_BACK = re.compile(r"^\s*(?:另一方面|其次|此外|再者|与此同时)")
+# a question that asks why, and the sentences that give a cause
+_WHY = re.compile(r"为什么|为啥|为何|什么原因|啥原因|怎么会|咋会|原因是")
+_CAUSE = re.compile(r"因为|由于|因而|所以|从而|导致|因此|使得|造成|原因")
 # a question that asks what to do, and the sentences that say it
 _REMEDY_ASKED = re.compile(r"咋办|怎么办|怎样办|如何解决|怎么解决|咋解决|如何应对|怎么应对|什么办法|啥办法|对策")
 _REMEDY = re.compile(r"必须|应当|应该|建议|需要|亟需|加快|加强|推进|建立|完善|(?<![主重需])要(?![素求])")
@@ -127,6 +130,7 @@ class Query:
     outcome: bool = False  # asks whether something actually happened
     measures: tuple[str, ...] = ()  # what a quantity question measures (利润 in 「利润是多少」)
     remedy: bool = False  # also asks what to do about it (「咋办」)
+    why: bool = False  # asks for a cause (「为啥…」)
     thresholds: tuple[str, ...] = ()  # 「亿元以上」: the sentence that counts by it is the answer
 
     @property
@@ -274,6 +278,7 @@ def analyse(question: str, index: LoadedIndex) -> Query:
         question, terms, numbers, kind, unit, required, anchors, compares=compares, nouns=nouns, extreme=extreme,
         founding=unit == _YEAR and bool(_FOUNDING.search(question)), outcome=bool(_OUTCOME.search(question)),
         asked_kind=asked_kind if kind == "list" else None, measures=measures, thresholds=thresholds, remedy=bool(_REMEDY_ASKED.search(question)),
+        why=bool(_WHY.search(question)),
     )
 
 
@@ -378,6 +383,8 @@ class ExtractiveAnswerer:
                     score += 0.2 if has_unit else -0.1
                 score += 0.3 * sum(_has_number(flat, n) for n in query.numbers)
                 score += 0.3 * sum(t in flat for t in query.thresholds)
+                if query.why and _CAUSE.search(flat):
+                    score += 0.15
                 score += 0.1 * sum(_has_number(whole, n) for n in query.numbers)
                 score += 0.1 * prior - 0.02 * rank
                 if phases and not any(p in flat for p in phases) and _ANY_PHASE.search(flat):
@@ -488,14 +495,18 @@ class ExtractiveAnswerer:
 
 
 def _leaned_on(query: Query, chosen: list[Segment], segments: list[Segment], budget: int) -> list[Segment]:
-    """Sentences the quoted ones lean on: the first half of an 「另一方面，…」, and for a
-    question that also asks what to do (「…咋回事，报告说咋办」) the remedy right after the problem."""
+    """Sentences the quoted ones lean on: the first half of an 「另一方面，…」; for a question
+    that also asks what to do (「…咋回事，报告说咋办」) the remedy right after the problem; for
+    a question that asks why, a cause next to the quoted sentence when it gives none."""
     extra: list[Segment] = []
     room = budget - sum(len(c.text) for c in chosen)
     wanted = [_beside(seg, segments, -1) for seg in chosen if _LEANS_BACK.match(seg.text)]
     if query.remedy and not any(_REMEDY.search(seg.text) for seg in chosen):
         after = _beside(chosen[0], segments, +1)
         wanted.append(after if after and _REMEDY.search(after.text) else None)
+    if query.why and not any(_CAUSE.search(seg.text) for seg in chosen):  # 「为啥建议…」: the cause before it
+        near = [_beside(chosen[0], segments, step) for step in (-1, +1)]
+        wanted.append(next((seg for seg in near if seg and _CAUSE.search(seg.text)), None))
     for seg in wanted:
         if seg is not None and seg not in chosen + extra and len(seg.text) <= room:
             extra.append(seg)

@@ -297,3 +297,13 @@ def test_a_compound_s_head_word_stands_for_it():
     text = "各行业的年产值差别较大。全省年工业总产值达 2.1 万亿元，园区有 601 个。"
     query = Query("园区一年产值多少", {"年产值": 3.0, "园区": 2.0}, [], "other")
     assert "601 个" in ask(query, passage(text)).answer
+
+
+def test_a_why_question_quotes_a_cause():
+    text = "各部门的统计口径不一致，导致园区数据出入很大。建议统计部门予以研究。"
+    query = Query("为啥建议统计部门研究园区统计", {"统计部门": 3.0, "研究": 1.0, "园区": 0.5}, [], "reason", why=True)
+    answer = ask(query, passage(text))
+    assert "导致园区数据出入很大" in answer.answer and "予以研究" in answer.answer
+    causes = "园区发展很快。园区多在小城镇，因为那里的土地和劳动力便宜。"
+    small_towns = Query("园区为什么多在小城镇", {"园区": 0.5, "小城镇": 3.0}, [], "reason", why=True)
+    assert "因为" in ask(small_towns, passage(causes)).answer
