@@ -32,7 +32,7 @@ from assistant.tokenize import stopwords
 QUANTITY = re.compile(r"多少|几[个家种件年倍项位]?|多大|多高|多长|比例|比重|百分之|占|排名|第几|哪一?年|何时|什么时候")
 LISTING = re.compile(r"哪些|哪几|哪[两二三四五六七八九十]+[个大方类种项点条]|有什么|有啥|都有|包括|分别|列举|几个方面")
 # a question that weighs subjects against each other needs a sentence for each of them
-COMPARING = re.compile(r"相比|对比|比较|区别|差别|哪个[^，。？?]{0,8}(?:多|少|高|低|大|小|强|弱|快|慢)|还是")
+COMPARING = re.compile(r"相比|对比|比较|比一比|区别|差别|差距|相差|差多少|哪个[^，。？?]{0,8}(?:多|少|高|低|大|小|强|弱|快|慢)|还是")
 # a question for the top or the bottom of a ranking the report lists (「哪个市的集群数量垫底」)
 _WHICH = re.compile(r"哪|谁")
 _MOST = re.compile(r"最多|最高|最大|最强|第一多|排(?:名)?第一|排在?首位|居首|领头")
@@ -97,6 +97,7 @@ _QUOTED = re.compile(r"[“「『\"]([^”」』\"]{1,16})[”」』\"]")
 _LEAD = re.compile(r"^[^，。；：、]{1,6}[：:]")
 # a number the question names as a constraint, not one that counts the parts of the answer
 # it wants (「哪3个方面」, 「这2个」), and not a rough one (「30多个」)
+_APPOSITION = re.compile(r"[和与及、跟][\u4e00-\u9fff]{1,8}?(\d)(?:个|条|家|项|类|种|大|座)")
 _CONSTRAINT = re.compile(r"(?<![哪这那几前\d.])\d+(?:\.\d+)?(?![\d.]|多|几|余|来)")
 # a plan period (十一五) or a figure with digits: when the corpus never uses it, the question is
 # about a time or quantity the report does not cover
@@ -269,7 +270,9 @@ def analyse(question: str, index: LoadedIndex) -> Query:
             anchors.add(measured)
 
     # 一 before a measure word is mostly "a" (一年, 一双, 一次), not a figure to look for
-    numbers = [n for n in _CONSTRAINT.findall(question) if n != "1"]
+    # ... nor the count of the subjects it has just named (「环杭州湾和温台两条产业带」)
+    named_count = {m.group(1) for m in _APPOSITION.finditer(question)}
+    numbers = [n for n in _CONSTRAINT.findall(question) if n != "1" and n not in named_count]
     compares = bool(COMPARING.search(question))
     extreme = None
     if _WHICH.search(question):

@@ -113,3 +113,4 @@ def test_only_whole_numbers_of_the_question_are_its_constraints(report_index):
     from assistant.answer import analyse
 
     assert analyse("年产值超10亿的那285个集群里，特色区块占多少?", report_index).numbers == ["10"]
+    assert analyse("环杭州湾和温台2条产业带比一比，产值差多少?", report_index).numbers == []  # the subjects' count
