@@ -12,7 +12,6 @@ evidence for its floor area.
 
 from __future__ import annotations
 
-import math
 import os
 import re
 from dataclasses import dataclass, field, replace
@@ -21,87 +20,34 @@ from functools import lru_cache
 from langchain_core.documents import Document
 
 from assistant.answer_models import Answer, Citation, Passage
-from assistant.index import LoadedIndex
 from assistant.chunk import PATH_SEPARATOR
-from assistant.names import is_person, is_place
 from assistant.normalize import compact
 from assistant.outline import asked_item, heading_number, item_mark
+from assistant.query import FOUNDING, YEAR, Query
 from assistant.sentences import clause_spans
-from assistant.tokenize import stopwords
 
-QUANTITY = re.compile(r"多少|几[个家种件年倍项位]?|多大|多高|多长|比例|比重|百分之|占|排名|第几|哪一?年|何时|什么时候")
-LISTING = re.compile(r"哪些|哪几|哪[两二三四五六七八九十]+[个大方类种项点条]|有什么|有啥|都有|包括|分别|列举|几个方面")
-# a question that weighs subjects against each other needs a sentence for each of them
-COMPARING = re.compile(r"相比|对比|比较|比一比|区别|差别|差距|相差|差多少|哪个[^，。？?]{0,8}(?:多|少|高|低|大|小|强|弱|快|慢)|还是")
-# a question for the top or the bottom of a ranking the report lists (「哪个市的集群数量垫底」)
-_WHICH = re.compile(r"哪|谁")
-_MOST = re.compile(r"最多|最高|最大|最强|第一多|排(?:名)?第一|排在?首位|居首|领头")
-_LEAST = re.compile(r"最少|最低|最小|最弱|垫底|倒数第一|末位|排在?最后")
 _MONEY_WORDS = re.compile(r"产值|成交额|收入|销售|总额|规模")
 # an entry of a ranked list: a name of two to eight characters, then its figure (「舟山 11 个」)
 _ENTRY = re.compile(r"^\s*(?:[^，,；;：:]{0,12}[：:])?\s*[\u4e00-\u9fff]{2,8}\s*\d")
-REASONING = re.compile(r"为什么|为何|原因|怎么|如何|怎样|措施|对策|建议|办法|途径|意义|作用|影响|问题")
-_NUMBER = re.compile(r"\d+(?:\.\d+)?")
 _CN_NUMERAL = "一二两三四五六七八九十百千"
 _CN_DIGITS = "零〇一二两三四五六七八九十百千万"
 # a figure in Chinese numerals; a lone 一 before a measure word is an article (「一个庞大的产业集群」)
 _CN_FIGURE = rf"(?:[{_CN_NUMERAL}]{{2,}}|[{_CN_NUMERAL.replace('一', '')}])"
 _COUNT = re.compile(rf"\d|第[{_CN_NUMERAL}]+|{_CN_FIGURE}(?:个|家|种|件|项|类|条|大|分之)")
-# what a year question needs: a year, not a duration (「二十多年」)
-_YEAR = r"(?:1[89]|20)\d\d\s*年"
-# the measure word a quantity question asks for (「那几年」 points back, it does not ask), and
-# the nouns that imply one
-_ASKED_UNIT = re.compile(
-    r"(?<![那这])(?:多少|几)多?(个|家|件|种|吨|双|人|项|所|条|次|位|倍|分钟|平方米|平方公里|亿元|万元|元|亿|万|年)(?!钱)"
-)  # 「几个钱」 asks for money, not a count
-_IMPLIED_UNIT = [  # first match wins: 「科研经费的企业占多大比例」 asks for a share, not money
-    (re.compile(r"比例|比重|百分之|占比|占有率|多少成|占多少|占多大"), "%|分之", False),
-    (re.compile(r"增长|增幅|递增|涨|上升|下降"), "%|百分点|倍", False),
-    (re.compile(r"面积|占地|多大地方"), "平方米|平方公里|亩|公顷", True),
-    (re.compile(r"员工|职工|雇员|就业|人数|多少人"), "人|名", True),
-    (re.compile(r"哪一?年|何年|什么时候|何时|成立|建成|开业|设立"), _YEAR, True),
-    (re.compile(r"产值|成交额|收入|销售额|总额|资金|经费|投资|利润|成本|价格|价钱|花费|钱"), "元", True),
-]
-# when a thing was founded is answered by a sentence that says it was founded, not by any year
-# it is mentioned with (「2007 年……通过轻纺城流向国内外」 does not date the market's opening)
-_FOUNDING = re.compile(r"成立|建成|建立|建起|建于|建的|创建|创办|兴建|始建|组建|开业|开张|开办|设立|投产|挂牌|落成|诞生")
-# 「真的平衡了吗」 asks whether something came true; 「力争在 2010 年前实现」 only sets the aim
-_OUTCOME = re.compile(r"(?:真的|真正|到底|究竟|是否|有没有|已经)[^，。？?]{0,20}吗|了(?:吗|没有?)\s*[？?]?\s*$")
 _AIM = re.compile(r"力争|争取|目标|预计|确保|力求|计划到|规划到")
 _DONE = re.compile(r"已经|已[经有达实完建]|实现了|达到了|完成了|建成了")
 AIM_ONLY = "报告只提出了这个目标，没有说是否已经实现"
-# what a list question asks for is the first noun after its question word (「搭哪些网」,
-# 「哪几类服务业」): a sentence that enumerates items of that kind (「协作网、信息网」) answers it
-_WHICH_WORD = re.compile(r"哪|什么|啥")
 # a phase (起步阶段, 产业成长期): a sentence about another phase does not answer for this one
 _PHASE = re.compile(r"..(?:阶段|时期|期)$")
 _ANY_PHASE = re.compile(r"阶段|时期|萌芽期|起步期|导入期|形成期|成长期|发展期|成熟期|衰退期|转型期")
-_HOW_MANY = re.compile(r"^(?:多少|几|百分之几)")
-_GENERIC_MEASURE = re.compile(r"数量|数目|个数|总数|数字|规模|情况|水平|比例|比重|份额|占比|百分比|比率")
-# what may stand between the measured noun and 「多少」: 「利润具体是多少」, 「人数一共有多少」
-_BETWEEN_MEASURE_AND_QUESTION = {"v", "d", "p", "uj", "ul", "r", "c", "a", "ad", "j"}
 # a sentence that only makes sense after the one before it
 _LEANS_BACK = re.compile(r"^\s*(?:另一方面|其次|此外|再者|与此同时)")
-# a question that asks why, and the sentences that give a cause
-_WHY = re.compile(r"为什么|为啥|为何|什么原因|啥原因|怎么会|咋会|原因是")
 _CAUSE = re.compile(r"因为|由于|因而|所以|从而|导致|因此|使得|造成|原因")
-# a question that asks what to do, and the sentences that say it
-_REMEDY_ASKED = re.compile(r"咋办|怎么办|怎样办|如何解决|怎么解决|咋解决|如何应对|怎么应对|什么办法|啥办法|对策")
 _REMEDY = re.compile(r"必须|应当|应该|建议|需要|亟需|加快|加强|推进|建立|完善|(?<![主重需])要(?![素求])")
-_THRESHOLD = re.compile(r"\d*(?:\.\d+)?(?:亿元|万元|亿|万)(?:以上|以下)")
 MAX_ANSWER_CHARS = 400
 # a sentence that announces the items that follow it (as sub-sections)
 _OPENS_OUTLINE = re.compile(r"以下几[点个条方]|如下|下列|以下[方面措施问题建议对策]")
-_HAN = re.compile(r"[\u4e00-\u9fff]")  # (a quoted 「onerror="x=1"」 in pasted HTML names nothing)
-_QUOTED = re.compile(r"[“「『\"]([^”」』\"]{1,16})[”」』\"]")
 _LEAD = re.compile(r"^[^，。；：、]{1,6}[：:]")
-# a number the question names as a constraint, not one that counts the parts of the answer
-# it wants (「哪3个方面」, 「这2个」), and not a rough one (「30多个」)
-_APPOSITION = re.compile(r"[和与及、跟][\u4e00-\u9fff]{1,8}?(\d)(?:个|条|家|项|类|种|大|座)")
-_CONSTRAINT = re.compile(r"(?<![哪这那几前\d.])\d+(?:\.\d+)?(?![\d.]|多|几|余|来)")
-# a plan period (十一五) or a figure with digits: when the corpus never uses it, the question is
-# about a time or quantity the report does not cover
-_PERIOD = re.compile(r"^[一二三四五六七八九十]+五$|\d")
 # a sentence that opens a list, the items that continue it, and a numbered heading
 _LISTS = re.compile(r"[、；;：:]|一是|首先|其一|[（(]1[）)]|①|和|及|与")
 _NUMBERED = re.compile(r"一是|第一[，,、]|首先|其一|[（(]1[）)]|①")
@@ -114,29 +60,6 @@ _MAX_PASSED_OVER = 2
 _HEADING = re.compile(r"^\s*(?:\d+(?:\.\d+)*\s*[、.．]?\s|\d+、|[一二三四五六七八九十]+、|[（(][一二三四五六七八九十]+[）)])")
 
 
-@dataclass
-class Query:
-    text: str
-    terms: dict[str, float]  # content word -> weight (IDF)
-    numbers: list[str]
-    kind: str  # "quantity" | "list" | "reason" | "other"
-    unit: str | None = None  # regex alternatives for the unit a quantity answer carries
-    unit_required: bool = False  # the report must state the figure in that unit, or we decline
-    anchors: set[str] = field(default_factory=set)  # words the answering passage must contain
-    compares: bool = False
-    extreme: str | None = None  # "max" | "min": the question asks which entry of a ranking tops it
-    nouns: set[str] = field(default_factory=set)  # terms that name a thing, not an action
-    asked_kind: str | None = None  # the kind of thing a list question wants listed (网, 服务业)
-    founding: bool = False  # asks when something was founded, opened or set up
-    outcome: bool = False  # asks whether something actually happened
-    measures: tuple[str, ...] = ()  # what a quantity question measures (利润 in 「利润是多少」)
-    remedy: bool = False  # also asks what to do about it (「咋办」)
-    why: bool = False  # asks for a cause (「为啥…」)
-    thresholds: tuple[str, ...] = ()  # 「亿元以上」: the sentence that counts by it is the answer
-
-    @property
-    def total(self) -> float:
-        return sum(self.terms.values()) or 1.0
 
 
 @dataclass
@@ -153,192 +76,32 @@ class Segment:
     order: int | None = None  # of its passage within the document, when the index knows it
 
 
-# jieba part-of-speech flags of words that carry no topic: adverbs, pronouns, particles,
-# prepositions, conjunctions, interjections, classifiers, numerals, directions
-FUNCTION_FLAGS = {"d", "r", "y", "u", "uj", "ul", "uz", "ud", "ug", "uv", "p", "c", "e", "o", "q", "m", "f", "zg", "k", "h"}
-# names of places, people and organisations must be in the answering passage; a name, plan
-# period or dated figure the corpus never uses (江苏, 十二五 in a 十一五 report) means the
-# report does not cover the question. Other unknown words (扎堆, 眼下) are just how people talk.
-NAME_FLAGS = {"ns", "nr", "nt", "nz", "nrt", "nrfg"}
-UNKNOWN_NAME_FLAGS = {"ns", "nr", "nt", "nrt", "nrfg"}
-
-TIME_FLAGS = {"m", "t"}
 
 
-def _names_something(word: str, flag: str, index: LoadedIndex) -> bool:
-    """Whether a word jieba tags as a place or a person really names one (assistant.names)."""
-    if flag == "ns":
-        return is_place(word)
-    if flag in ("nr", "nrt", "nrfg"):
-        return is_person(word, index.tokenizer.frequency(word))
-    return True
 
 
-def _misread(word: str, question: str, index: LoadedIndex) -> bool:
-    """An unknown name that jieba cut out of a known phrase (「和金」 from 「和金衢丽产业带」);
-    a real word (「广东省」) is never a misreading, however its neighbours overlap the corpus."""
-    if index.chunk_frequency(word) or index.tokenizer.knows(word):
-        return False
-    at = question.find(word)
-    if at < 0:
-        return False
-    end = at + len(word)
-    for size in (3, 4):
-        for start in range(max(0, at - size + 1), end):
-            piece = question[start : start + size]
-            inside = at <= start and start + size <= end
-            if len(piece) == size and not inside and index.chunk_frequency(piece):
-                return True
-    return False
 
 
-def _known_parts(word: str, index: LoadedIndex, stop: frozenset[str]) -> list[str]:
-    """The longest corpus words inside an unknown word of three or more characters, left to right."""
-    parts: list[str] = []
-    at = 0
-    while len(word) >= 3 and at < len(word) - 1:
-        for size in range(len(word) - at - (at == 0), 1, -1):
-            piece = word[at : at + size]
-            if piece not in stop and index.chunk_frequency(piece):
-                parts.append(piece)
-                at += size
-                break
-        else:
-            at += 1
-    return parts
 
 
-def _idf(df: int, n: int) -> float:
-    return math.log(1 + (n - df + 0.5) / (df + 0.5))
 
 
-def analyse(question: str, index: LoadedIndex) -> Query:
-    """The question's topic words, weighted by rarity in the corpus.
-
-    Colloquial words the corpus never uses are ignored (they say how, not what). Names and
-    numerals the corpus never uses (江苏 in a Zhejiang report, 十二五 in a 十一五 one) are
-    anchors: the question is about something the report does not cover. Known names are
-    anchors too: the answering passage must contain them.
-    """
-    stop = stopwords()
-    n = index.lexical.n_docs
-    terms: dict[str, float] = {}
-    anchors: set[str] = set()
-    nouns: set[str] = set()
-    asked_kind: str | None = None
-    after_which = False
-    tagged = index.tokenizer.tagged(question)
-    for i, (word, flag) in enumerate(tagged):
-        if after_which and asked_kind is None and flag.startswith("n"):
-            asked_kind = word
-        after_which = after_which or bool(_WHICH_WORD.search(word))
-        word = word.strip().lower()
-        if not word or word in stop or _NUMBER.fullmatch(word) or not re.search(r"\w", word):
-            continue
-        df = index.chunk_frequency(word)
-        names = NAME_FLAGS if df else UNKNOWN_NAME_FLAGS
-        named = (flag in names and _names_something(word, flag, index)) or (
-            not df and flag in TIME_FLAGS and bool(_PERIOD.search(word))
-        )
-        if named and not _misread(word, question, index):
-            anchors.add(word)
-
-        if df and flag not in FUNCTION_FLAGS:
-            # a lone character (靠, 排, 抓) says little about the topic on its own
-            terms[word] = _idf(df, n) * (0.3 if len(word) == 1 else 1.0)
-            if flag.startswith("n"):
-                nouns.add(word)
-        elif not df and flag.startswith("n") and not named:
-            # an unknown compound noun still names its topic by the words it is made of:
-            # 「利润率」 is about 利润 (which the report gives no rate for)
-            for part in _known_parts(word, index, stop):
-                terms.setdefault(part, _idf(index.chunk_frequency(part), n))
-                nouns.add(part)
-    # a threshold (「亿元以上」, 「10亿元以上」) counts like a number the question names
-    thresholds = tuple(p for p in _THRESHOLD.findall(question) if index.chunk_frequency(p))
-    # a quoted term names something exactly (“亩均论英雄”): the answering passage must contain it
-    anchors.update(compact(q) for q in _QUOTED.findall(question) if len(compact(q)) >= 2 and _HAN.search(q))
-    kind = _kind(question)
-    unit, required = _asked_unit(question) if kind == "quantity" else (None, False)
-    measured, counted = _measured(tagged) if kind == "quantity" else (None, False)
-    measures: tuple[str, ...] = ()
-    if measured and index.chunk_frequency(measured):
-        measures = (measured,)
-    elif measured:  # 「增长率」 is measured as 增长; 「多少个摊位」 counts what the report never mentions
-        measures = tuple(_known_parts(measured, index, stop))
-        if not measures and counted:
-            anchors.add(measured)
-
-    # 一 before a measure word is mostly "a" (一年, 一双, 一次), not a figure to look for
-    # ... nor the count of the subjects it has just named (「环杭州湾和温台两条产业带」)
-    named_count = {m.group(1) for m in _APPOSITION.finditer(question)}
-    numbers = [n for n in _CONSTRAINT.findall(question) if n != "1" and n not in named_count]
-    compares = bool(COMPARING.search(question))
-    extreme = None
-    if _WHICH.search(question):
-        extreme = "max" if _MOST.search(question) else "min" if _LEAST.search(question) else None
-    return Query(
-        question, terms, numbers, kind, unit, required, anchors, compares=compares, nouns=nouns, extreme=extreme,
-        founding=unit == _YEAR and bool(_FOUNDING.search(question)), outcome=bool(_OUTCOME.search(question)),
-        asked_kind=asked_kind if kind == "list" else None, measures=measures, thresholds=thresholds, remedy=bool(_REMEDY_ASKED.search(question)),
-        why=bool(_WHY.search(question)),
-    )
 
 
-def _kind(question: str) -> str:
-    if LISTING.search(question):
-        return "list"
-    if REASONING.search(question):
-        return "reason"
-    if QUANTITY.search(question):
-        return "quantity"
-    return "other"
 
 
-def _specific(noun: str) -> str | None:
-    return None if len(noun) < 2 or _GENERIC_MEASURE.search(noun) else noun
 
 
-def _measured(tagged: list[tuple[str, str]]) -> tuple[str | None, bool]:
-    """The noun a quantity question counts or measures, and whether it is counted with a
-    measure word: 「多少个摊位」 (摊位, True), 「利润是多少」 (利润, False). Generic ones
-    (数量, 规模) and single characters (钱, 双) name no measure of their own; the unit asked for
-    covers those."""
-    for i, (word, flag) in enumerate(tagged):
-        if not _HOW_MANY.match(word):
-            continue
-        after = tagged[i + 1 : i + 3]
-        counted = bool(after) and after[0][1] in ("q", "m")  # 多少个, 多少吨
-        if counted:
-            after = after[1:]
-        if after and after[0][1].startswith("n") and after[0][1] not in NAME_FLAGS:
-            return _specific(after[0][0]), counted
-        if counted:
-            return None, False
-        for before, flag_before in reversed(tagged[:i]):
-            if flag_before.startswith("n") and flag_before not in NAME_FLAGS:
-                return _specific(before), False
-            if flag_before == "x" or flag_before not in _BETWEEN_MEASURE_AND_QUESTION:
-                return None, False
-        return None, False
-    return None, False
+
 
 
 def _figure(unit: str) -> str:
     """A number carrying `unit` (「30 亿元」, 「三十多个」), or the year pattern itself."""
-    if unit == _YEAR:
-        return _YEAR
+    if unit == YEAR:
+        return YEAR
     return rf"(?:\d[\d.]*|{_CN_FIGURE})(?:多|余)?[十百千万亿]?个?(?:{unit})"
 
 
-def _asked_unit(question: str) -> tuple[str | None, bool]:
-    asked = _ASKED_UNIT.search(question)
-    if asked:
-        return asked.group(1), True
-    for pattern, unit, required in _IMPLIED_UNIT:
-        if pattern.search(question):
-            return unit, required
-    return None, False
 
 
 class ExtractiveAnswerer:
@@ -435,7 +198,7 @@ class ExtractiveAnswerer:
             return "报告提到了相关内容，但没有列出这些项"  # 舟山's count is no list of its industries
         if query.unit_required and not best.has_unit:
             return "报告提到了相关内容，但没有给出这一类数字"  # a count where money was asked, say
-        if query.founding and not _FOUNDING.search(best.text):
+        if query.founding and not FOUNDING.search(best.text):
             return "报告提到了相关内容，但没有说它是哪一年建立的"
         if query.outcome and _AIM.search(best.text) and not _DONE.search(best.text):
             return AIM_ONLY

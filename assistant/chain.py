@@ -14,13 +14,14 @@ from typing import Iterator
 from langchain_core.language_models import BaseChatModel
 from langchain_core.runnables import RunnableLambda, RunnablePassthrough
 
-from assistant.answer import ExtractiveAnswerer, analyse
+from assistant.answer import ExtractiveAnswerer
 from assistant.answer_models import Answer
 from assistant.conversation import History, condense
 from assistant.errors import UserError
 from assistant.index import LoadedIndex
 from assistant.llm import LLMAnswerer, LLMError, build_chat_model
 from assistant.normalize import normalize_query, strip_invisible
+from assistant.query import analyse
 from assistant.rerank import Reranker
 from assistant.retrieve import HybridRetriever
 from assistant.settings import Settings

@@ -61,21 +61,8 @@ def test_a_founding_date_or_an_outcome_the_report_never_states_is_declined(repor
     assert not outcome.answerable and "目标" in outcome.answer
 
 
-def test_a_word_jieba_tags_as_a_name_is_read_as_a_common_word_where_it_is_one(report_index):
-    from assistant.answer import analyse
-
-    assert "扎堆" not in analyse("纺织企业扎堆的地方有哪些？", report_index).anchors  # 扎堆 is dictionary-tagged ns
-    assert "扎堆" not in analyse("为什么企业大多扎堆在县城？", report_index).anchors
-    assert "苏州" in analyse("企业在苏州有多少家？", report_index).anchors
-    assert "林子" not in analyse("哪个县林子不多却有木业市场？", report_index).anchors  # a common word tagged nr
-    assert "马云" in analyse("马云的企业有多少家？", report_index).anchors
-    assert "大都" not in analyse("台资企业大都落在哪?", report_index).anchors
-    assert "日本" in analyse("日本有多少个产业集群?", report_index).anchors
-    assert analyse("投入年均增长是30多个百分点?", report_index).numbers == []  # a rough figure
-
-
 def test_a_quoted_term_must_be_in_the_answering_passage(report_assistant, report_index):
-    from assistant.answer import analyse
+    from assistant.query import analyse
 
     assert analyse('<img onerror="x=1">杭州有多少个产业集群?', report_index).anchors == {"杭州"}  # code names nothing
     unknown = report_assistant.ask("报告对“双碳目标”是怎么说的？")
@@ -85,7 +72,7 @@ def test_a_quoted_term_must_be_in_the_answering_passage(report_assistant, report
 
 
 def test_a_count_of_something_the_report_never_mentions_is_declined_by_name(report_assistant, report_index):
-    from assistant.answer import analyse
+    from assistant.query import analyse
 
     assert analyse("万向集团2007年利润是多少?", report_index).measures == ("利润",)
     assert "停车位" in analyse("义乌小商品城有多少个停车位?", report_index).anchors
@@ -107,10 +94,3 @@ def test_a_question_for_a_section_s_items_lists_its_sub_sections(report_assistan
 
 def test_a_year_the_report_never_covers_is_declined(report_assistant):
     assert not report_assistant.ask("2020年浙江有多少个产业集群？").answerable
-
-
-def test_only_whole_numbers_of_the_question_are_its_constraints(report_index):
-    from assistant.answer import analyse
-
-    assert analyse("年产值超10亿的那285个集群里，特色区块占多少?", report_index).numbers == ["10"]
-    assert analyse("环杭州湾和温台2条产业带比一比，产值差多少?", report_index).numbers == []  # the subjects' count

@@ -1,9 +1,9 @@
 """The extractive answerer on passages written in the test: what it quotes and when it declines."""
 
-import pytest
 from langchain_core.documents import Document
 
-from assistant.answer import ExtractiveAnswerer, Query
+from assistant.answer import ExtractiveAnswerer
+from assistant.query import Query
 
 
 def passage(text: str, section: str = "二、对策建议 › 9、竞争", chunk_id: str = "c1", order: int | None = None) -> Document:
@@ -230,22 +230,6 @@ def test_a_number_the_question_names_is_found_written_in_chinese():
     hundred = Query("成交额超过100亿的市场有几个", {"成交额": 3.0, "市场": 1.0}, ["100"], "quantity")
     assert "15 个" in ask(hundred, passage("年成交额超十亿元市场 133 个，超百亿元市场 15 个。")).answer
     assert not ask(hundred, passage("入选中国百佳产业集群的市场成交额有 30 个。")).answerable
-
-
-
-@pytest.mark.parametrize(
-    "question, unit, required",
-    [
-        ("人均销售收入平均涨了多少", "%|百分点|倍", False),  # a rise is a rate, not the money it rose on
-        ("做一双袜子得花几个钱", "元", True),
-        ("万向集团的利润是多少", "元", True),
-        ("轻纺城是哪一年建起来的", r"(?:1[89]|20)\d\d\s*年", True),
-    ],
-)
-def test_the_kind_of_figure_a_question_asks_for(question, unit, required):
-    from assistant.answer import _asked_unit
-
-    assert _asked_unit(question) == (unit, required)
 
 
 def test_a_figure_of_another_measure_is_no_answer():

@@ -1,0 +1,34 @@
+"""Query analysis: what a question asks, read against the report's vocabulary."""
+
+import pytest
+
+from assistant.query import _asked_unit, analyse
+
+
+@pytest.mark.parametrize(
+    "question, unit, required",
+    [
+        ("人均销售收入平均涨了多少", "%|百分点|倍", False),  # a rise is a rate, not the money it rose on
+        ("做一双袜子得花几个钱", "元", True),
+        ("万向集团的利润是多少", "元", True),
+        ("轻纺城是哪一年建起来的", r"(?:1[89]|20)\d\d\s*年", True),
+    ],
+)
+def test_the_kind_of_figure_a_question_asks_for(question, unit, required):
+    assert _asked_unit(question) == (unit, required)
+
+
+def test_a_word_jieba_tags_as_a_name_is_read_as_a_common_word_where_it_is_one(report_index):
+    assert "扎堆" not in analyse("纺织企业扎堆的地方有哪些？", report_index).anchors  # 扎堆 is dictionary-tagged ns
+    assert "扎堆" not in analyse("为什么企业大多扎堆在县城？", report_index).anchors
+    assert "苏州" in analyse("企业在苏州有多少家？", report_index).anchors
+    assert "林子" not in analyse("哪个县林子不多却有木业市场？", report_index).anchors  # a common word tagged nr
+    assert "马云" in analyse("马云的企业有多少家？", report_index).anchors
+    assert "大都" not in analyse("台资企业大都落在哪?", report_index).anchors
+    assert "日本" in analyse("日本有多少个产业集群?", report_index).anchors
+
+
+def test_only_whole_numbers_of_the_question_are_its_constraints(report_index):
+    assert analyse("年产值超10亿的那285个集群里，特色区块占多少?", report_index).numbers == ["10"]
+    assert analyse("环杭州湾和温台2条产业带比一比，产值差多少?", report_index).numbers == []  # the subjects' count
+    assert analyse("投入年均增长是30多个百分点?", report_index).numbers == []  # a rough figure
