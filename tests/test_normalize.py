@@ -18,6 +18,8 @@ from assistant.normalize import compact, normalize_query
         ("集群发展走到哪一步了", "集群发展处于什么阶段了"),  # a colloquial idiom, same table
         ("诸暨冒出了哪些集群", "诸暨涌现出了哪些集群"),
         ("产值过亿的集群", "产值亿元以上的集群"),
+        ("没搞过新品的企业", "没搞过新产品的企业"),
+        ("招不到熟练工人", "招不到技工"),
         ("07年全省有多少市场", "2007年全省有多少市场"),  # a short year, by its leading zero
         ("〇八年", "2008年"),
         ("连续17年", "连续17年"),  # no leading zero: maybe a duration, left alone
