@@ -324,7 +324,7 @@ def _number_pattern(number: str) -> re.Pattern[str]:
     import cn2an
 
     forms = [rf"(?<![\d.]){re.escape(number)}(?![\d]|\.\d)"]
-    if number.isdigit() and 0 < int(number) < 100_000:
+    if number.isascii() and number.isdigit() and 0 < int(number) < 100_000:  # (not 𖫁, a digit cn2an cannot write)
         written = cn2an.an2cn(number)
         forms.append(rf"(?<![{_CN_DIGITS}]){written}(?![{_CN_DIGITS}])")
         if written in ("一百", "一千", "一万"):  # 超百亿: a round figure without its 一

@@ -13,7 +13,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings as hypothesis_settings, strategies as st
+from hypothesis import HealthCheck, example, given, settings as hypothesis_settings, strategies as st
 
 import cli_runner
 from browser import SHOTS, chromium_page
@@ -168,6 +168,7 @@ def test_arbitrary_unicode_gives_an_answer_from_the_index_or_a_user_error(report
 
     @hypothesis_settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow], database=None)
     @given(question=st.one_of(questions(words), st.text(st.characters(), max_size=300)), history=history)
+    @example(question="杭州有𖫁个产业集群吗？多少", history=[])  # a non-ASCII digit (found by this test once)
     def check(question, history):
         try:
             answer = report_assistant.ask(question, history=history)
