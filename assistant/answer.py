@@ -42,6 +42,7 @@ _PHASE = re.compile(r"..(?:阶段|时期|期)$")
 _ANY_PHASE = re.compile(r"阶段|时期|萌芽期|起步期|导入期|形成期|成长期|发展期|成熟期|衰退期|转型期")
 # a sentence that only makes sense after the one before it
 _LEANS_BACK = re.compile(r"^\s*(?:另一方面|其次|此外|再者|与此同时)")
+_EXAMPLE = re.compile(r"例如|比如|譬如|如[^果何今此下同]|为例|典型")  # a sentence that gives one
 _CAUSE = re.compile(r"因为|由于|因而|所以|从而|导致|因此|使得|造成|原因")
 _REMEDY = re.compile(r"必须|应当|应该|建议|需要|亟需|加快|加强|推进|建立|完善|(?<![主重需])要(?![素求])")
 MAX_ANSWER_CHARS = 400
@@ -151,6 +152,8 @@ class ExtractiveAnswerer:
                 score += 0.3 * sum(t in flat for t in query.thresholds)
                 if query.why and _CAUSE.search(flat):
                     score += 0.15
+                if query.example and _EXAMPLE.search(flat):
+                    score += 0.2
                 score += 0.1 * sum(_has_number(whole, n) for n in query.numbers)
                 score += 0.1 * prior - 0.02 * rank
                 if phases and not any(p in flat for p in phases) and _ANY_PHASE.search(flat):
@@ -480,6 +483,9 @@ def _numbered_item(
     heading = _heading(documents[0])
     if heading_number(heading) != n or not top:
         return [], ""
+    example = next((s for s in top if _EXAMPLE.search(s.text)), None) if query.example else None
+    if example is not None:  # 「第二点…有啥具体例子」: the example the item gives
+        return [example], heading
     opening = top[:2] if compact(top[0].text).startswith(compact(heading)) else top[:1]
     return opening, heading
 

@@ -58,6 +58,8 @@ _GENERIC_MEASURE = re.compile(r"数量|数目|个数|总数|数字|规模|情况
 _BETWEEN_MEASURE_AND_QUESTION = {"v", "d", "p", "uj", "ul", "r", "c", "a", "ad", "j"}
 # a question that asks why, and the sentences that give a cause
 _WHY = re.compile(r"为什么|为啥|为何|什么原因|啥原因|怎么会|咋会|原因是")
+# a question that asks for an example (「有啥具体例子」)
+_EXAMPLE_ASKED = re.compile(r"例子|举例|举个例|案例|典型|比如说")
 # a question that asks what to do, and the sentences that say it
 _REMEDY_ASKED = re.compile(r"咋办|怎么办|怎样办|如何解决|怎么解决|咋解决|如何应对|怎么应对|什么办法|啥办法|对策")
 _THRESHOLD = re.compile(r"\d*(?:\.\d+)?(?:亿元|万元|亿|万)(?:以上|以下)")
@@ -91,6 +93,7 @@ class Query:
     measures: tuple[str, ...] = ()  # what a quantity question measures (利润 in 「利润是多少」)
     remedy: bool = False  # also asks what to do about it (「咋办」)
     why: bool = False  # asks for a cause (「为啥…」)
+    example: bool = False  # asks for an example (「有啥具体例子」)
     thresholds: tuple[str, ...] = ()  # 「亿元以上」: the sentence that counts by it is the answer
 
     @property
@@ -225,7 +228,7 @@ def analyse(question: str, index: LoadedIndex) -> Query:
         question, terms, numbers, kind, unit, required, anchors, compares=compares, nouns=nouns, extreme=extreme,
         founding=unit == YEAR and bool(FOUNDING.search(question)), outcome=bool(_OUTCOME.search(question)),
         asked_kind=asked_kind if kind == "list" else None, measures=measures, thresholds=thresholds, remedy=bool(_REMEDY_ASKED.search(question)),
-        why=bool(_WHY.search(question)),
+        why=bool(_WHY.search(question)), example=bool(_EXAMPLE_ASKED.search(question)),
     )
 
 
