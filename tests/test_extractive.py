@@ -294,6 +294,6 @@ def test_a_why_question_quotes_a_cause():
 
 
 def test_a_question_for_an_example_quotes_the_sentence_that_gives_one():
-    text = "园区要重视补链项目的引进。补链能降低园区成本。如新光集团利用废渣新建建材项目，效益良好。"
+    text = "园区要重视补链项目的引进。补链能降低园区成本。如新光集团利用废渣新建补链项目，效益良好。"
     query = Query("园区补链有啥例子", {"园区": 0.5, "补链": 3.0}, [], "other", example=True)
     assert "新光集团" in ask(query, passage(text)).answer
