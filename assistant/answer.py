@@ -23,7 +23,7 @@ from assistant.answer_models import Answer, Citation, Passage
 from assistant.chunk import PATH_SEPARATOR
 from assistant.normalize import compact
 from assistant.outline import asked_item, heading_number, item_mark
-from assistant.query import FOUNDING, YEAR, Query
+from assistant.query import FOUNDING, NAMED_SECTION, YEAR, Query, title_coverage
 from assistant.sentences import clause_spans
 
 _MONEY_WORDS = re.compile(r"产值|成交额|收入|销售|总额|规模")
@@ -226,10 +226,9 @@ class ExtractiveAnswerer:
         item, heading = _numbered_item(query, segments, documents, self._budget(query))
         if item:
             return _compose(question, item, documents, passages, heading=heading)
-        titles, introduced = _outline_items(query, best, documents) if query.kind == "list" else ([], False)
-        if titles:
-            heading = "" if introduced else _heading(documents[best.rank])
-            return _compose(question, [best], documents, passages, heading=heading, items=titles)
+        titles, quoted, heading = _outline_items(query, best, segments, documents) if query.kind == "list" else ([], None, "")
+        if titles and quoted is not None:
+            return _compose(question, [quoted], documents, passages, heading=heading, items=titles)
         if query.kind == "list" and (items := _parallel_labels(best, segments)):
             return _compose(question, items, documents, passages)
         top = _ranking_end(query, segments) if query.extreme else []
@@ -490,23 +489,31 @@ def _numbered_item(
     return opening, heading
 
 
-def _outline_items(query: Query, best: Segment, documents: list[Document]) -> tuple[list[str], bool]:
-    """The numbered sub-sections of `best`'s section when they are the list asked for, and
-    whether `best` introduces them: it opens a list (「要综合考虑以下几点。」), or else the
-    section's title is what the question names (「存在哪些主要问题」 → 「（二）存在的主要问题」
-    and its 1、… 9、…) and the title leads instead. Too long a list is left to the sentences."""
-    doc = documents[best.rank]
-    titles = doc.metadata.get("subsections") or []
-    listed = sum(len(t) + 1 for t in titles)
-    if len(titles) < 2 or listed > MAX_ANSWER_CHARS - 20:
-        return [], False
-    if _OPENS_OUTLINE.search(best.text) and len(best.text) + listed <= MAX_ANSWER_CHARS - 10:
-        return titles, True
-    if best.text.count("、") >= 2:  # the sentence lists the items itself (「生物技术产业、电子信息产业、…」)
-        return [], False
-    title = compact(_heading(doc))
-    named = sum(w for t, w in query.terms.items() if t in title) / query.total
-    return (titles, False) if named >= 0.5 else ([], False)
+def _outline_items(query: Query, best: Segment, segments: list[Segment], documents: list[Document]) -> tuple[list[str], Segment | None, str]:
+    """A section's numbered sub-section titles when they are the list asked for: the sentence
+    to quote with them, and the title to lead with instead of a sentence. Either a top
+    passage's section is what the question names (「存在哪些主要问题」 → 「（二）存在的主要问题」
+    and its 1、… 9、…) - unless the best sentence lists as many items itself (「生物技术产业、
+    电子信息产业、…」) - or the best sentence announces them (「要综合考虑以下几点。」). Too long
+    a list is left to the sentences."""
+
+    def listable(doc: Document) -> list[str]:
+        titles = doc.metadata.get("subsections") or []
+        return titles if len(titles) >= 2 and sum(len(t) + 1 for t in titles) <= MAX_ANSWER_CHARS - 20 else []
+
+    named = []
+    for rank, doc in enumerate(documents[: len({s.rank for s in segments})]):
+        coverage = title_coverage(query, _heading(doc))
+        if (titles := listable(doc)) and coverage >= NAMED_SECTION:
+            named.append((-coverage, rank, titles))
+    if named and best.text.count("、") + 1 < len(min(named)[2]):
+        _, rank, titles = min(named)
+        opening = min((s for s in segments if s.rank == rank), key=lambda s: s.start)
+        return titles, opening, _heading(documents[rank])
+    titles = listable(documents[best.rank])
+    if titles and _OPENS_OUTLINE.search(best.text) and len(best.text) + sum(map(len, titles)) <= MAX_ANSWER_CHARS - 30:
+        return titles, best, ""
+    return [], None, ""
 
 
 def _compose(

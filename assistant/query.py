@@ -279,3 +279,20 @@ def _asked_unit(question: str) -> tuple[str | None, bool]:
         if pattern.search(question):
             return unit, required
     return None, False
+
+
+NAMED_SECTION = 0.5  # how much of a list question's nouns a section title must cover to be "the" list
+NAMED_SECTION_LEADS = 0.7  # ... for the retriever to put that section first, whatever its words
+_TRIVIAL = 0.5  # a title that only repeats words this common (集群) names nothing in particular
+
+
+def title_coverage(query: Query, title: str) -> float:
+    """How much of the question's nouns (by weight) a section title names; a compound counts
+    half when only its head word is there (「浙江产业集群」 in 「产业集群的特点」). Zero when
+    what it names is only the report's everyday vocabulary."""
+    weights = {t: query.terms[t] for t in query.nouns if t in query.terms}
+    flat = compact(title)
+    credit = {t: w if t in flat else 0.5 * w if len(t) >= 3 and t[-2:] in flat else 0.0 for t, w in weights.items()}
+    if sum(credit.values()) < _TRIVIAL:
+        return 0.0
+    return sum(credit.values()) / sum(weights.values())

@@ -19,6 +19,7 @@ from pydantic import ConfigDict
 from assistant.chunk import PATH_SEPARATOR, Chunk
 from assistant.index import LoadedIndex
 from assistant.outline import asked_item, heading_number, item_mark
+from assistant.query import LISTING, NAMED_SECTION_LEADS, analyse, title_coverage
 
 
 class HybridRetriever(BaseRetriever):
@@ -62,6 +63,28 @@ class HybridRetriever(BaseRetriever):
         items = self._children.get(_key(chunk.source, chunk.section), [])
         return [c.section.rpartition(PATH_SEPARATOR)[2] for c in items]
 
+    @cached_property
+    def _intros(self) -> dict[str, Chunk]:
+        """(source, section path) → the first chunk of the section's own text."""
+        intros: dict[str, Chunk] = {}
+        for chunk in self.index.chunks:
+            intros.setdefault(_key(chunk.source, chunk.section), chunk)
+        return intros
+
+    def _named_section(self, query: str) -> Chunk | None:
+        """For a list question, the opening of the section whose title names what it asks for
+        and which has numbered sub-sections (「浙江产业集群有哪些特点」 → 「2、产业集群的特点」)."""
+        if not LISTING.search(query):
+            return None
+        asked = analyse(query, self.index)
+        named = [
+            (title_coverage(asked, key.rpartition(PATH_SEPARATOR)[2]), self._intros[key].order, self._intros[key])
+            for key, items in self._children.items()
+            if len(items) >= 2 and key in self._intros
+        ]
+        coverage, _, intro = max(named, key=lambda row: (row[0], -row[1]), default=(0.0, 0, None))
+        return intro if coverage >= NAMED_SECTION_LEADS else None
+
     def _numbered_item(self, query: str, ranked: list[Chunk]) -> Chunk | None:
         """The sub-section 「第三条」 points to, under the sections of the best passages."""
         n = asked_item(query)
@@ -93,8 +116,8 @@ class HybridRetriever(BaseRetriever):
         scored.sort(key=lambda row: (-row[1], row[0].order))
         if self.reranker is not None:
             scored = self.reranker.rerank(query, scored)
-        item = self._numbered_item(query, [row[0] for row in scored])
-        if item is not None:  # the numbered item asked for leads, whatever its words
+        item = self._numbered_item(query, [row[0] for row in scored]) or self._named_section(query)
+        if item is not None:  # the outline item or section asked for leads, whatever its words
             top = scored[0][1] if scored else 1.0
             scored = [(item, top, 0.0, 0.0)] + [row for row in scored if row[0] is not item]
         return scored[: self.k]

@@ -90,6 +90,11 @@ def test_a_question_for_a_section_s_items_lists_its_sub_sections(report_assistan
     answer = report_assistant.ask("我省产业集群存在哪些主要问题？")
     assert "产业集群地域发展不均衡" in answer.answer and "企业中高层次人才资源严重缺失" in answer.answer
     assert len(answer.answer) <= 400 and answer.citations[0].section.endswith("（二）存在的主要问题")
+    # the section the question names leads retrieval when its words alone would not find it
+    advice = report_assistant.ask("报告提出了哪些对策建议？")
+    assert advice.answer.startswith("二、发展趋势分析及对策建议：（一）继续推动传统产业集群转型升级；")
+    traits = report_assistant.ask("浙江产业集群有哪些特点？")
+    assert traits.retrieved[0].section.endswith("2、产业集群的特点") and "2.6 要素集约化发展" in traits.answer
 
 
 def test_a_year_the_report_never_covers_is_declined(report_assistant):

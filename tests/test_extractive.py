@@ -267,7 +267,7 @@ def test_a_list_given_as_sub_sections_is_answered_by_their_titles():
     assert ask(query, intro).answer == "园区转型要综合考虑以下几点：1、实行清洁生产；2、绿色招商；3、完善基础设施。[1]"
     named = passage("园区发展成效显著，但也存在一些问题。", section="一、现状 › （二）存在的主要问题")
     named.metadata["subsections"] = ["1、发展不均衡", "2、载体在小城镇"]
-    problems = Query("园区存在哪些主要问题", {"园区": 0.5, "存在": 1.0, "主要": 1.0, "问题": 2.0}, [], "list")
+    problems = Query("园区存在哪些主要问题", {"园区": 0.5, "存在": 1.0, "主要": 1.0, "问题": 2.0}, [], "list", nouns={"园区", "问题"})
     assert ask(problems, named).answer == "（二）存在的主要问题：1、发展不均衡；2、载体在小城镇。[1]"
 
 

@@ -32,3 +32,14 @@ def test_only_whole_numbers_of_the_question_are_its_constraints(report_index):
     assert analyse("年产值超10亿的那285个集群里，特色区块占多少?", report_index).numbers == ["10"]
     assert analyse("环杭州湾和温台2条产业带比一比，产值差多少?", report_index).numbers == []  # the subjects' count
     assert analyse("投入年均增长是30多个百分点?", report_index).numbers == []  # a rough figure
+
+
+def test_a_section_title_covers_the_nouns_a_list_question_names():
+    from assistant.query import Query, title_coverage
+
+    query = Query("园区建设有哪些特点", {"园区建设": 2.0, "特点": 2.0}, [], "list", nouns={"园区建设", "特点"})
+    assert title_coverage(query, "2、园区建设的特点") == 1.0
+    assert title_coverage(query, "2、建设的特点") == 0.75  # the compound by its head word: half
+    assert title_coverage(query, "3、资金保障") == 0.0
+    common = Query("园区有哪些难处", {"园区": 0.04}, [], "list", nouns={"园区"})
+    assert title_coverage(common, "（四）改造园区") == 0.0  # only an everyday word: names nothing
