@@ -20,7 +20,10 @@ from assistant.normalize import compact
 from assistant.tokenize import stopwords
 
 QUANTITY = re.compile(r"多少|几[个家种件年倍项位]?|多大|多高|多长|比例|比重|百分之|占|排名|第几|哪一?年|何时|什么时候")
-LISTING = re.compile(r"哪些|哪几|哪[两二三四五六七八九十]+[个大方类种项点条]|有什么|有啥|都有|包括|分别|列举|几个方面")
+LISTING = re.compile(
+    r"哪些|哪几|哪[两二三四五六七八九十]+[个大方类种项点条]|有什么|有啥|都有|包括|分别|列举|几个方面"
+    r"|几[个项条类种大点][^，。？?]{0,8}(?:是啥|是什么|都是|分别)"  # 「推行的几项制度是啥」
+)
 # a question that weighs subjects against each other needs a sentence for each of them
 COMPARING = re.compile(r"相比|对比|比较|比一比|区别|差别|差距|相差|差多少|哪个[^，。？?]{0,8}(?:多|少|高|低|大|小|强|弱|快|慢)|还是")
 # a question for the top or the bottom of a ranking the report lists (「哪个市的集群数量垫底」)
@@ -40,7 +43,7 @@ _IMPLIED_UNIT = [  # first match wins: 「科研经费的企业占多大比例�
     (re.compile(r"比例|比重|百分之|占比|占有率|多少成|占多少|占多大"), "%|分之", False),
     (re.compile(r"增长|增幅|递增|涨|上升|下降"), "%|百分点|倍", False),
     (re.compile(r"面积|占地|多大地方"), "平方米|平方公里|亩|公顷", True),
-    (re.compile(r"员工|职工|雇员|就业|人数|多少人"), "人|名", True),
+    (re.compile(r"员工|职工|雇员|就业|人数|人员|多少人|工人"), "人|名", True),
     (re.compile(r"哪一?年|何年|什么时候|何时|成立|建成|开业|设立"), YEAR, True),
     (re.compile(r"产值|成交额|收入|销售额|总额|资金|经费|投资|利润|成本|价格|价钱|花费|钱"), "元", True),
 ]
@@ -262,7 +265,9 @@ def _measured(tagged: list[tuple[str, str]]) -> tuple[str | None, bool]:
             return _specific(after[0][0]), counted
         if counted:
             return None, False
-        for before, flag_before in reversed(tagged[:i]):
+        for before, flag_before in list(reversed(tagged[:i]))[:3]:  # 「利润具体是多少」: near it
+            if _GENERIC_MEASURE.search(before):
+                return None, False
             if flag_before.startswith("n") and flag_before not in NAME_FLAGS:
                 return _specific(before), False
             if flag_before == "x" or flag_before not in _BETWEEN_MEASURE_AND_QUESTION:

@@ -297,3 +297,8 @@ def test_a_question_for_an_example_quotes_the_sentence_that_gives_one():
     text = "园区要重视补链项目的引进。补链能降低园区成本。如新光集团利用废渣新建补链项目，效益良好。"
     query = Query("园区补链有啥例子", {"园区": 0.5, "补链": 3.0}, [], "other", example=True)
     assert "新光集团" in ask(query, passage(text)).answer
+
+
+def test_jia_and_ge_count_the_same_things():
+    query = Query("大企业集团一共几家", {"大企业集团": 4.0}, [], "quantity", "家", True)
+    assert "309 个" in ask(query, passage("到 2007 年底，全省共拥有大企业集团 309 个。")).answer

@@ -12,6 +12,7 @@ from assistant.query import _asked_unit, analyse
         ("做一双袜子得花几个钱", "元", True),
         ("万向集团的利润是多少", "元", True),
         ("轻纺城是哪一年建起来的", r"(?:1[89]|20)\d\d\s*年", True),
+        ("那边大概有多少从业人员", "人|名", True),
     ],
 )
 def test_the_kind_of_figure_a_question_asks_for(question, unit, required):
@@ -43,3 +44,13 @@ def test_a_section_title_covers_the_nouns_a_list_question_names():
     assert title_coverage(query, "3、资金保障") == 0.0
     common = Query("园区有哪些难处", {"园区": 0.04}, [], "list", nouns={"园区"})
     assert title_coverage(common, "（四）改造园区") == 0.0  # only an everyday word: names nothing
+
+
+def test_how_many_items_followed_by_what_they_are_is_a_list_question(report_index):
+    assert analyse("报告要求全面推行的几项制度是啥?", report_index).kind == "list"
+    assert analyse("全省有几个产业集群?", report_index).kind == "quantity"
+
+
+def test_the_measured_noun_is_the_one_next_to_how_many(report_index):
+    assert analyse("有公共服务机构的占比大概多少?", report_index).measures == ()  # 占比 is no measure of its own
+    assert analyse("万向集团的利润具体是多少?", report_index).measures == ("利润",)
