@@ -116,11 +116,12 @@ TIME_FLAGS = {"m", "t"}
 
 
 def _names_something(word: str, flag: str, index: LoadedIndex) -> bool:
-    """Whether a word jieba tags as a place or a person really names one (assistant.names)."""
+    """Whether a word jieba tags as a place or a person really names one (assistant.names);
+    jieba's 'person' is sometimes a place (嘉善, 余姚)."""
     if flag == "ns":
         return is_place(word)
     if flag in ("nr", "nrt", "nrfg"):
-        return is_person(word, index.tokenizer.frequency(word))
+        return is_person(word, index.tokenizer.frequency(word)) or is_place(word)
     return True
 
 

@@ -25,6 +25,7 @@ def test_a_word_jieba_tags_as_a_name_is_read_as_a_common_word_where_it_is_one(re
     assert "苏州" in analyse("企业在苏州有多少家？", report_index).anchors
     assert "林子" not in analyse("哪个县林子不多却有木业市场？", report_index).anchors  # a common word tagged nr
     assert "马云" in analyse("马云的企业有多少家？", report_index).anchors
+    assert "嘉善" in analyse("嘉善的木业有多大?", report_index).anchors  # a place jieba tags as a person
     assert "大都" not in analyse("台资企业大都落在哪?", report_index).anchors
     assert "日本" in analyse("日本有多少个产业集群?", report_index).anchors
 
