@@ -95,11 +95,11 @@ class Segment:
 
 
 def _figure(unit: str) -> str:
-    """A number carrying `unit` (「30 亿元」, 「三十多个」), or the year pattern itself; 家 and
-    个 count the same things (「几家大企业集团」 → 「309 个」)."""
+    """A number carrying `unit` (「30 亿元」, 「三十多个」), or the year pattern itself; what is
+    asked for in 家 the report may count in 个 (「几家大企业集团」 → 「309 个」)."""
     if unit == YEAR:
         return YEAR
-    unit = "家|个" if unit in ("家", "个") else unit
+    unit = "家|个" if unit == "家" else unit
     return rf"(?:\d[\d.]*|{_CN_FIGURE})(?:多|余)?[十百千万亿]?个?(?:{unit})"
 
 

@@ -299,6 +299,6 @@ def test_a_question_for_an_example_quotes_the_sentence_that_gives_one():
     assert "新光集团" in ask(query, passage(text)).answer
 
 
-def test_jia_and_ge_count_the_same_things():
+def test_what_is_asked_for_in_jia_may_be_counted_in_ge():
     query = Query("大企业集团一共几家", {"大企业集团": 4.0}, [], "quantity", "家", True)
     assert "309 个" in ask(query, passage("到 2007 年底，全省共拥有大企业集团 309 个。")).answer
