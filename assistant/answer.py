@@ -61,8 +61,6 @@ _MAX_PASSED_OVER = 2
 _HEADING = re.compile(r"^\s*(?:\d+(?:\.\d+)*\s*[、.．]?\s|\d+、|[一二三四五六七八九十]+、|[（(][一二三四五六七八九十]+[）)])")
 
 
-
-
 @dataclass
 class Segment:
     rank: int  # of its passage in retrieval order
@@ -77,23 +75,6 @@ class Segment:
     order: int | None = None  # of its passage within the document, when the index knows it
 
 
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
 def _figure(unit: str) -> str:
     """A number carrying `unit` (「30 亿元」, 「三十多个」), or the year pattern itself; what is
     asked for in 家 the report may count in 个 (「几家大企业集团」 → 「309 个」)."""
@@ -101,8 +82,6 @@ def _figure(unit: str) -> str:
         return YEAR
     unit = "家|个" if unit == "家" else unit
     return rf"(?:\d[\d.]*|{_CN_FIGURE})(?:多|余)?[十百千万亿]?个?(?:{unit})"
-
-
 
 
 class ExtractiveAnswerer:
@@ -223,7 +202,8 @@ class ExtractiveAnswerer:
                 best, missing = seg, None
         if missing:
             return _decline(question, missing, passages)
-        item, heading = _numbered_item(query, segments, documents, self._budget(query))
+        budget = self._budget(query)
+        item, heading = _numbered_item(query, segments, documents, budget)
         if item:
             return _compose(question, item, documents, passages, heading=heading)
         titles, quoted, heading = _outline_items(query, best, segments, documents) if query.kind == "list" else ([], None, "")
@@ -234,7 +214,6 @@ class ExtractiveAnswerer:
         top = _ranking_end(query, segments) if query.extreme else []
         if top and self.gap(query, top[0], segments, documents) is None:
             return _compose(question, top, documents, passages)
-        budget = self._budget(query)
         chosen = [best]
         for seg in segments:
             if seg is best:
@@ -465,12 +444,13 @@ def _numbered_item(
     if n is None or not documents:
         return [], ""
     top = sorted((s for s in segments if s.rank == 0), key=lambda s: s.start)
-    marked = next((s for s in top if item_mark(n).search(s.text)), None)
+    mark, next_mark = item_mark(n), item_mark(n + 1)
+    marked = next((s for s in top if mark.search(s.text)), None)
     if marked is not None:
-        at = item_mark(n).search(marked.text).start()
+        at = mark.search(marked.text).start()
         item = [replace(marked, start=marked.start + at, text=marked.text[at:])]
         for seg in top[top.index(marked) + 1 :]:
-            following = item_mark(n + 1).search(seg.text)
+            following = next_mark.search(seg.text)
             if following:
                 seg = replace(seg, end=seg.start + following.start(), text=seg.text[: following.start()])
             if not seg.text.strip() or sum(len(s.text) for s in item) + len(seg.text) > budget:
@@ -506,8 +486,8 @@ def _outline_items(query: Query, best: Segment, segments: list[Segment], documen
         coverage = title_coverage(query, _heading(doc))
         if (titles := listable(doc)) and coverage >= NAMED_SECTION:
             named.append((-coverage, rank, titles))
-    if named and best.text.count("、") + 1 < len(min(named)[2]):
-        _, rank, titles = min(named)
+    _, rank, titles = min(named, default=(0.0, 0, []))
+    if titles and best.text.count("、") + 1 < len(titles):
         opening = min((s for s in segments if s.rank == rank), key=lambda s: s.start)
         return titles, opening, _heading(documents[rank])
     titles = listable(documents[best.rank])
