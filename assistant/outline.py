@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from assistant.clean import Paragraph
 
@@ -76,6 +77,7 @@ def asked_item(question: str) -> int | None:
     return _as_int(asked.group(1)) if asked else None
 
 
+@lru_cache(maxsize=64)
 def item_mark(n: int) -> re.Pattern[str]:
     """How running text marks its n-th item: 二是, 第二，, 其二, （2）, ②."""
     import cn2an

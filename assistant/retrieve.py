@@ -45,30 +45,30 @@ class HybridRetriever(BaseRetriever):
         return {position[doc.metadata["chunk_id"]]: 1.0 - float(distance) for doc, distance in found}
 
     @cached_property
-    def _children(self) -> dict[str, list[Chunk]]:
+    def _children(self) -> dict[tuple[str, str], list[Chunk]]:
         """(source, section path) → the first chunk of each of its numbered sub-sections, in
         document order: the outline's items (「（二）存在的主要问题」 → 1、… 9、…)."""
-        children: dict[str, list[Chunk]] = {}
+        children: dict[tuple[str, str], list[Chunk]] = {}
         seen: set[str] = set()
         for chunk in self.index.chunks:
             parent, _, last = chunk.section.rpartition(PATH_SEPARATOR)
             if parent and heading_number(last) is not None and chunk.section not in seen:
                 seen.add(chunk.section)
-                children.setdefault(_key(chunk.source, parent), []).append(chunk)
+                children.setdefault((chunk.source, parent), []).append(chunk)
         return children
 
     def _subsections(self, chunk: Chunk) -> list[str]:
         """The headings of the numbered sub-sections of `chunk`'s section (an answer to
         「存在哪些主要问题」 lists them)."""
-        items = self._children.get(_key(chunk.source, chunk.section), [])
+        items = self._children.get((chunk.source, chunk.section), [])
         return [c.section.rpartition(PATH_SEPARATOR)[2] for c in items]
 
     @cached_property
-    def _intros(self) -> dict[str, Chunk]:
+    def _intros(self) -> dict[tuple[str, str], Chunk]:
         """(source, section path) → the first chunk of the section's own text."""
-        intros: dict[str, Chunk] = {}
+        intros: dict[tuple[str, str], Chunk] = {}
         for chunk in self.index.chunks:
-            intros.setdefault(_key(chunk.source, chunk.section), chunk)
+            intros.setdefault((chunk.source, chunk.section), chunk)
         return intros
 
     def _named_section(self, query: str) -> Chunk | None:
@@ -78,7 +78,7 @@ class HybridRetriever(BaseRetriever):
             return None
         asked = analyse(query, self.index)
         named = [
-            (title_coverage(asked, key.rpartition(PATH_SEPARATOR)[2]), self._intros[key].order, self._intros[key])
+            (title_coverage(asked, key[1].rpartition(PATH_SEPARATOR)[2]), self._intros[key].order, self._intros[key])
             for key, items in self._children.items()
             if len(items) >= 2 and key in self._intros
         ]
@@ -93,7 +93,7 @@ class HybridRetriever(BaseRetriever):
         for chunk in ranked[:3]:
             path = chunk.section.split(PATH_SEPARATOR)
             for depth in range(len(path), 0, -1):
-                items = self._children.get(_key(chunk.source, PATH_SEPARATOR.join(path[:depth])), [])
+                items = self._children.get((chunk.source, PATH_SEPARATOR.join(path[:depth])), [])
                 item = next((c for c in items if heading_number(c.section.rpartition(PATH_SEPARATOR)[2]) == n), None)
                 if item is not None:
                     return item
@@ -133,7 +133,3 @@ class HybridRetriever(BaseRetriever):
             )
             for chunk, fused, bm25, vector in self.search(query)
         ]
-
-
-def _key(source: str, section: str) -> str:
-    return f"{source}\x1f{section}"
