@@ -583,12 +583,13 @@ class LoadedIndex:
 
     def chunk_frequency(self, term: str) -> int:
         """How many chunks contain `term` as written (substring, whitespace-insensitive)."""
-        if term not in self._frequency:
+        found = self._frequency.get(term)
+        if found is None:  # (threads share this cache: the value returned is never re-read from it)
             if len(self._frequency) > 100_000:  # questions are unbounded; the cache is not
                 self._frequency.clear()
             needle = compact(term)
-            self._frequency[term] = sum(needle in text for text in self._compact)
-        return self._frequency[term]
+            found = self._frequency[term] = sum(needle in text for text in self._compact)
+        return found
 
     @classmethod
     def open(cls, settings: Settings) -> "LoadedIndex":

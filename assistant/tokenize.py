@@ -58,9 +58,13 @@ class Tokenizer:
         freq, total = _dictionary()
         self._jieba = jieba.Tokenizer()
         self._jieba.FREQ, self._jieba.total, self._jieba.initialized = dict(freq), total, True
-        self._pos = None
         for term in user_terms or []:
             self._jieba.add_word(term, freq=max(2000, 500 * len(term)), tag="n")
+        # Built here, whole, before any thread can use it: jieba hands the user terms' tags to
+        # the first POSTokenizer that asks and then forgets them, so two made at once by
+        # racing threads left one without the corpus's 328 terms for the life of the server.
+        self._pos = _pos_tokenizer_class()(self._jieba)
+        self._pos.makesure_userdict_loaded()
 
     @classmethod
     def from_file(cls, path: Path) -> "Tokenizer":
@@ -86,8 +90,6 @@ class Tokenizer:
 
     def tagged(self, text: str) -> list[tuple[str, str]]:
         """(word, part-of-speech flag) pairs, with the corpus vocabulary."""
-        if self._pos is None:
-            self._pos = _pos_tokenizer_class()(self._jieba)
         return [(p.word, p.flag) for p in self._pos.cut(text)]
 
 
