@@ -181,9 +181,14 @@ def create_app(settings: Settings, assistant=None):
             "mode": assistant.mode,
         }
 
+    ui = build_ui(assistant, settings)
+    # Gradio checks that a file named in a request is one its upload route wrote only once the
+    # app "has launched", which mount_gradio_app never marks: without this, a request naming any
+    # server file had it copied into Gradio's cache and handed to the event (issue 16).
+    ui.has_launched = True
     gr.mount_gradio_app(
         app,
-        build_ui(assistant, settings),
+        ui,
         path="/",
         server_name=settings.host,
         server_port=settings.port,

@@ -48,6 +48,19 @@ def eval_sets(settings: Settings) -> list[str]:
     return sorted(str(p) for p in folder.iterdir() if p.suffix.lower() in LOADERS and p.is_file())
 
 
+def uploaded_file(path: str, limit: int) -> Path:
+    """`path` when it is a file Gradio's upload route wrote (inside its upload folder, no link
+    leading out) and within the upload limit; else a UserError that does not show the path."""
+    from gradio.utils import get_upload_folder
+
+    real = Path(path).resolve()
+    if not real.is_file() or not real.is_relative_to(Path(get_upload_folder()).resolve()):
+        raise UserError("只能评测本页上传的文件，请重新上传")
+    if real.stat().st_size > limit:
+        raise UserError(f"上传的文件太大（上限 {limit // 1024} KB）")
+    return real
+
+
 def run_choices(settings: Settings) -> list[tuple[str, str]]:
     return [(f"{m.id} · {Path(m.eval_set).name} · {m.mode}", m.id) for m in runs.list_runs(settings)]
 
@@ -152,7 +165,15 @@ def eval_tab(assistant, settings: Settings) -> None:
     shown = [current, summary, category, verdict, table, detail, csv_file, html_file]
 
     @_friendly
+    def remember_upload(path: str | None) -> str | None:
+        """The file this browser session just uploaded, kept server-side for 运行评测: no request
+        can name a server file for the evaluation to read."""
+        return None if path is None else str(uploaded_file(path, settings.max_request_bytes))
+
+    @_friendly
     def run_set(chosen: str | None, uploaded: str | None, progress=gr.Progress()):
+        if uploaded is None and chosen is not None and chosen not in eval_sets(settings):
+            raise UserError("没有这个评测集，请从列表中选择")
         source = uploaded or chosen
         if not source:
             raise UserError("先选择一个评测集，或上传 JSONL / CSV 文件")
@@ -190,7 +211,10 @@ def eval_tab(assistant, settings: Settings) -> None:
         page.write_text(report.comparison_html(result), encoding="utf-8")
         return report.comparison_text(result), gr.DownloadButton(value=str(page), interactive=True)
 
-    run_button.click(run_set, [eval_set, upload], shown).then(refresh_runs, None, [past, run_a, run_b])
+    uploaded = gr.State(None)  # per browser session, never sent by the client
+    upload.upload(remember_upload, [upload], [uploaded], api_visibility="private")
+    upload.clear(lambda: None, None, [uploaded], api_visibility="private")
+    run_button.click(run_set, [eval_set, uploaded], shown).then(refresh_runs, None, [past, run_a, run_b])
     open_button.click(open_run, [past], shown)
     category.input(refilter, [current, category, verdict], [table])
     verdict.input(refilter, [current, category, verdict], [table])

@@ -12,6 +12,7 @@ import os
 import socket
 import subprocess
 import time
+import uuid
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -187,3 +188,64 @@ def test_the_served_app_never_shows_or_logs_the_api_key_or_password(report_setti
     assert "serving on http://127.0.0.1:" in log  # loopback unless told otherwise
     for text in [log, *bodies]:
         assert API_KEY not in text and PASSWORD not in text
+
+
+def _call(base_url: str, endpoint: str, data: list) -> str:
+    """One call through Gradio's HTTP call API: the whole event stream it answers with."""
+    started = httpx.post(f"{base_url}/gradio_api/call/{endpoint}", json={"data": data}, timeout=60)
+    if started.status_code != 200:
+        return f"{started.status_code} {started.text}"
+    event = started.json()["event_id"]
+    return httpx.get(f"{base_url}/gradio_api/call/{endpoint}/{event}", timeout=300).text
+
+
+def test_no_endpoint_evaluates_or_copies_a_file_named_by_the_request(base_url, tmp_path):
+    """A FileData naming a server file (or its path as a set name) is refused before it is read
+    or copied: only what this browser session uploaded is evaluated."""
+    from gradio.utils import get_upload_folder
+
+    marker = f"SECRET-QUESTION-{uuid.uuid4().hex}"  # (not found in what an earlier run left behind)
+    secret = tmp_path / "private_qa.jsonl"
+    secret.write_text(f'{{"id": "s1", "question": "{marker}", "answerable": false}}\n', encoding="utf-8")
+    info = httpx.get(f"{base_url}/gradio_api/info", timeout=60).json()
+    endpoints = {name.lstrip("/"): spec["parameters"] for name, spec in info["named_endpoints"].items()}
+    file_taking = [name for name, params in endpoints.items()
+                   if any("File" in p.get("component", "") for p in params)]
+    # with Gradio's file marker, and without it (then Gradio's own upload-folder check is skipped)
+    forms = [{"path": str(secret), "meta": {"_type": "gradio.FileData"}, "orig_name": secret.name},
+             {"path": str(secret), "orig_name": secret.name}]
+    calls = [(name, [form if "File" in p.get("component", "") else None for p in endpoints[name]])
+             for name in file_taking for form in forms]
+    calls += [("run_set", [None, form]) for form in forms]  # the evaluation, whatever its inputs are now
+    calls += [("run_set", [str(secret), None])]  # a path as the name of a set
+    for name, data in calls:
+        stream = _call(base_url, name, data)
+        assert marker not in stream, name
+        assert "Traceback" not in stream, name
+    copies = [p for p in Path(get_upload_folder()).rglob("*") if p.is_file() and marker.encode() in p.read_bytes()]
+    assert copies == []
+
+
+def test_an_uploaded_set_is_read_only_from_the_upload_folder(tmp_path):
+    from gradio.utils import get_upload_folder
+
+    from assistant.errors import UserError
+    from assistant.ui_eval import uploaded_file
+
+    outside = tmp_path / "set.jsonl"
+    outside.write_text("{}\n", encoding="utf-8")
+    with pytest.raises(UserError, match="只能评测本页上传的文件") as refused:
+        uploaded_file(str(outside), 65536)
+    assert str(tmp_path) not in str(refused.value)  # the server's paths are not shown
+    inside = Path(get_upload_folder()) / "test-upload" / "set.jsonl"
+    inside.parent.mkdir(parents=True, exist_ok=True)
+    inside.write_text("{}\n", encoding="utf-8")
+    assert uploaded_file(str(inside), 65536) == inside.resolve()
+    link = Path(get_upload_folder()) / "test-upload" / "link.jsonl"
+    link.unlink(missing_ok=True)
+    link.symlink_to(outside)
+    with pytest.raises(UserError):
+        uploaded_file(str(link), 65536)  # a link that leads out of the folder is not followed
+    inside.write_text("x" * 70000, encoding="utf-8")
+    with pytest.raises(UserError, match="太大"):
+        uploaded_file(str(inside), 65536)
