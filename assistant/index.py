@@ -32,13 +32,17 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
 
+import numpy as np
 from pydantic import BaseModel
 
 from assistant.chunk import Chunk, chunk_document, chunk_outline
 from assistant.clean import paragraphs
 from assistant.corpus import READERS, UnreadableDocumentError, corpus_files, file_digest, read_document
+from assistant.embedding_cache import EmbeddingCache
 from assistant.embeddings import (
+    E5,
     HASHING,
+    E5Embeddings,
     EmbeddingSpec,
     HashingEmbeddings,
     SentenceTransformerEmbeddings,
@@ -49,6 +53,8 @@ from assistant.lexical import LexicalIndex
 from assistant.lexicon import corpus_terms
 from assistant.normalize import compact
 from assistant.outline import Outline, Section
+from assistant.ranking import load_model
+from assistant.sentence_index import Unit, chunk_vectors, read_units, sentence_units, write_units
 from assistant.settings import Settings
 from assistant.tokenize import Tokenizer, tokenizer_for
 
@@ -198,6 +204,8 @@ def make_embeddings(settings: Settings, spec: EmbeddingSpec | None, build: Path 
         if state is not None and state.is_file():
             return HashingEmbeddings.load(state)
         return HashingEmbeddings(dim=spec.dim if spec else settings.hashing_dim)
+    if kind == E5:
+        return E5Embeddings(settings.embedding_threads, EmbeddingCache(settings.persist_dir))
     return SentenceTransformerEmbeddings(spec.model if spec else settings.embedding_model)
 
 
@@ -408,7 +416,10 @@ def _write_full(
     if isinstance(embeddings, HashingEmbeddings):
         embeddings.fit([c.heading_text for c in chunks]).save(build / HASHING_STATE)
     collection = _new_collection(settings, build, build_id)
-    _add_vectors(collection, chunks, embeddings, tell)
+    if isinstance(embeddings, HashingEmbeddings):
+        _add_vectors(collection, chunks, embeddings, tell)
+    else:
+        _add_unit_vectors(settings, build, build_id, collection, chunks, embeddings, tell)
     _write_lexical(build, chunks, token_lists)
     return _manifest(settings, build_id, embeddings, collection.name, documents, len(chunks), len(chunks), 0)
 
@@ -441,8 +452,11 @@ def _write_update(
         raise UserError(f"the documents in {settings.corpus_dir} contain no text")
     embeddings = make_embeddings(settings, previous.embedding_spec, build)
     collection = _new_collection(settings, build, build_id)
-    _copy_vectors(settings, previous_build, previous.collection, collection, [c.chunk_id for c in chunks if c.chunk_id in kept], tell)
-    _add_vectors(collection, new_chunks, embeddings, tell)
+    if isinstance(embeddings, HashingEmbeddings):
+        _copy_vectors(settings, previous_build, previous.collection, collection, [c.chunk_id for c in chunks if c.chunk_id in kept], tell)
+        _add_vectors(collection, new_chunks, embeddings, tell)
+    else:  # a model's vectors of unchanged text come from the embedding cache
+        _add_unit_vectors(settings, build, build_id, collection, chunks, embeddings, tell)
     token_lists = [kept[c.chunk_id][1] if c.chunk_id in kept else new_tokens[c.chunk_id] for c in chunks]
     _write_lexical(build, chunks, token_lists)
     dropped = sum(previous.documents[n].chunks for n in plan.changed + plan.removed)
@@ -510,6 +524,40 @@ def _add_vectors(collection, chunks: list[Chunk], embeddings, tell: Progress) ->
     tell("向量化", len(chunks), len(chunks))
 
 
+def sentence_collection(build_id: str) -> str:
+    return f"sentences-{build_id}"
+
+
+def _add_unit_vectors(settings: Settings, build: Path, build_id: str, collection, chunks: list[Chunk], embeddings, tell: Progress) -> None:
+    """Embed every unit (sentence or clause) into the build's sentence collection, and each chunk
+    as the mean of its units."""
+    units = sentence_units(chunks)
+    vectors = np.zeros((0, embeddings.spec.dim), dtype=np.float32)
+    for start in range(0, len(units), VECTOR_BATCH):
+        tell("向量化", start, len(units))
+        vectors = np.vstack([vectors, _passage_matrix(embeddings, [u.text for u in units[start : start + VECTOR_BATCH]])])
+    tell("向量化", len(units), len(units))
+    write_units(build, units, vectors)
+    sentences = chroma_client(settings, build).create_collection(sentence_collection(build_id), metadata={"hnsw:space": "cosine"})
+    for start in range(0, len(units), VECTOR_BATCH):
+        part = units[start : start + VECTOR_BATCH]
+        sentences.add(
+            ids=[u.unit_id for u in part], embeddings=vectors[start : start + len(part)], documents=[u.text for u in part],
+            metadatas=[{"chunk_id": u.chunk_id, "start": u.start, "end": u.end, "section": u.section} for u in part],
+        )
+    means = chunk_vectors(chunks, units, vectors)
+    for start in range(0, len(chunks), VECTOR_BATCH):
+        part = chunks[start : start + VECTOR_BATCH]
+        collection.add(ids=[c.chunk_id for c in part], embeddings=means[start : start + len(part)],
+                       documents=[c.heading_text for c in part], metadatas=[c.metadata() for c in part])
+
+
+def _passage_matrix(embeddings, texts: list[str]) -> np.ndarray:
+    if isinstance(embeddings, E5Embeddings):
+        return embeddings.matrix(texts)
+    return np.asarray(embeddings.embed_documents(texts), dtype=np.float32)
+
+
 def _copy_vectors(settings: Settings, previous_build: Path, name: str, target, ids: list[str], tell: Progress) -> None:
     """Carry the stored vectors of unchanged chunks over from the previous build's collection."""
     source = chroma_client(settings, previous_build).get_collection(name)
@@ -535,10 +583,11 @@ def _drop_vectors(settings: Settings, build: Path) -> None:
         return
     from chromadb.errors import ChromaError
 
-    try:
-        chroma_client(settings, build).delete_collection(name)
-    except (ChromaError, ValueError, UserError):  # already gone, never created, or the server is down
-        pass
+    for collection in (name, sentence_collection(name.removeprefix("assistant-"))):
+        try:
+            chroma_client(settings, build).delete_collection(collection)
+        except (ChromaError, ValueError, UserError):  # already gone, never created, or the server is down
+            pass
 
 
 def _open_vectors(settings: Settings, build: Path, manifest: Manifest, embeddings):
@@ -558,6 +607,29 @@ def _open_vectors(settings: Settings, build: Path, manifest: Manifest, embedding
     return store
 
 
+def _open_units(settings: Settings, build: Path, manifest: Manifest, embeddings):
+    """The build's sentence units and their Chroma collection, checked to match."""
+    import sqlite3
+
+    from chromadb.errors import ChromaError
+
+    try:
+        found = read_units(build)
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise _damaged(f"sentence units: {exc.__class__.__name__}") from None
+    if found is None:
+        return None, None
+    units, _ = found
+    try:
+        store = vector_store(settings, build, sentence_collection(manifest.build_id), embeddings)
+        count = store._collection.count()
+    except (ChromaError, sqlite3.DatabaseError, OSError) as exc:
+        raise _damaged(f"Chroma sentence store: {_first_line(exc)}") from None
+    if count != len(units):
+        raise _damaged(f"Chroma holds {count} of {len(units)} sentences")
+    return units, store
+
+
 def _read_chunk(line: str) -> Chunk:
     data = json.loads(line)
     return Chunk(**data)
@@ -574,6 +646,9 @@ class LoadedIndex:
     tokenizer: Tokenizer
     embeddings: object
     store: object
+    units: list[Unit] | None = None  # what the answerer may quote, with a vector each (models only)
+    sentence_store: object = None
+    model: object = None  # the trained query adapter and rankers (assistant.ranking.TrainedModel)
 
     def __post_init__(self) -> None:
         self.position = {chunk.chunk_id: i for i, chunk in enumerate(self.chunks)}
@@ -620,6 +695,7 @@ class LoadedIndex:
         if embeddings is None:
             embeddings = make_embeddings(settings, spec, build)
         store = _open_vectors(settings, build, manifest, embeddings)
+        units, sentence_store = _open_units(settings, build, manifest, embeddings)
         return cls(
             manifest=manifest,
             build=build,
@@ -628,4 +704,7 @@ class LoadedIndex:
             tokenizer=Tokenizer.from_file(build / "userdict.txt"),
             embeddings=embeddings,
             store=store,
+            units=units,
+            sentence_store=sentence_store,
+            model=load_model(settings.persist_dir, manifest.embedding_spec) if units else None,
         )

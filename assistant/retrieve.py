@@ -22,6 +22,9 @@ from assistant.outline import asked_item, heading_number, item_mark
 from assistant.query import LISTING, NAMED_SECTION_LEADS, analyse, title_coverage
 
 
+ON_TOPIC = "on_topic"  # (a key beside the chunk ids: how likely the report answers the question)
+
+
 class HybridRetriever(BaseRetriever):
     model_config = ConfigDict(arbitrary_types_allowed=True)
 
@@ -29,20 +32,44 @@ class HybridRetriever(BaseRetriever):
     k: int = 8
     bm25_weight: float = 0.6
     candidates: int = 30
+    sentence_candidates: int = 60
     reranker: Any = None  # optional assistant.rerank.Reranker
 
     def _bm25(self, query: str) -> np.ndarray:
         return self.index.lexical.scores(self.index.tokenizer.tokens(query))
 
-    def _vectors(self, query: str) -> dict[int, float]:
+    def _vectors(self, query: str) -> tuple[dict[int, float], dict[str, dict[int, float]]]:
+        """Chunk position → vector similarity, and (with a sentence index) chunk id → {unit start:
+        similarity} for the sentences found, which the answerer's ranker reads."""
         if self.bm25_weight >= 1.0:
-            return {}
+            return {}, {}
         vector = self.index.embeddings.embed_query(query)
+        position = self.index.position
+        if self.index.sentence_store is not None:
+            return self._sentences(np.asarray(vector, dtype=np.float32))
         found = self.index.store.similarity_search_by_vector_with_relevance_scores(
             vector, k=min(self.candidates, len(self.index.chunks))
         )
-        position = self.index.position
-        return {position[doc.metadata["chunk_id"]]: 1.0 - float(distance) for doc, distance in found}
+        return {position[doc.metadata["chunk_id"]]: 1.0 - float(distance) for doc, distance in found}, {}
+
+    def _sentences(self, vector: np.ndarray) -> tuple[dict[int, float], dict[str, dict[int, float]]]:
+        """The sentences nearest the (adapted) question; a chunk scores as its best sentence."""
+        on_topic = self.index.model.on_topic(vector) if self.index.model is not None else None
+        if self.index.model is not None:
+            vector = self.index.model.adapt(vector)
+        found = self.index.sentence_store.similarity_search_by_vector_with_relevance_scores(
+            vector.tolist(), k=min(self.sentence_candidates, len(self.index.units))
+        )
+        chunks: dict[int, float] = {}
+        units: dict[str, dict[int, float]] = {}
+        for doc, distance in found:
+            similarity, chunk_id = 1.0 - float(distance), doc.metadata["chunk_id"]
+            units.setdefault(chunk_id, {})[int(doc.metadata["start"])] = similarity
+            at = self.index.position[chunk_id]
+            chunks[at] = max(chunks.get(at, -1.0), similarity)
+        if on_topic is not None:
+            units[ON_TOPIC] = on_topic
+        return chunks, units
 
     @cached_property
     def _children(self) -> dict[tuple[str, str], list[Chunk]]:
@@ -99,10 +126,10 @@ class HybridRetriever(BaseRetriever):
                     return item
         return None
 
-    def search(self, query: str) -> list[tuple[Chunk, float, float, float]]:
-        """(chunk, fused, bm25, vector) in rank order."""
+    def search(self, query: str) -> tuple[list[tuple[Chunk, float, float, float]], dict[str, dict[int, float]]]:
+        """(chunk, fused, bm25, vector) in rank order, and the similarities of the sentences found."""
         bm25 = self._bm25(query) if self.bm25_weight > 0 else np.zeros(len(self.index.chunks))
-        vectors = self._vectors(query)
+        vectors, sentences = self._vectors(query)
         bm25_max = float(bm25.max()) if len(bm25) else 0.0
         vec_max = max(vectors.values(), default=0.0)
         top_lexical = np.argsort(-bm25)[: self.candidates] if bm25_max > 0 else []
@@ -120,16 +147,18 @@ class HybridRetriever(BaseRetriever):
         if item is not None:  # the outline item or section asked for leads, whatever its words
             top = scored[0][1] if scored else 1.0
             scored = [(item, top, 0.0, 0.0)] + [row for row in scored if row[0] is not item]
-        return scored[: self.k]
+        return scored[: self.k], sentences
 
     def _get_relevant_documents(
         self, query: str, *, run_manager: CallbackManagerForRetrieverRun
     ) -> list[Document]:
+        ranked, sentences = self.search(query)
         return [
             Document(
                 page_content=chunk.text,
                 metadata={**chunk.metadata(), "score": fused, "bm25": bm25, "vector": vector,
-                          "subsections": self._subsections(chunk)},
+                          "subsections": self._subsections(chunk), "sentences": sentences.get(chunk.chunk_id, {}),
+                          ON_TOPIC: sentences.get(ON_TOPIC)},
             )
-            for chunk, fused, bm25, vector in self.search(query)
+            for chunk, fused, bm25, vector in ranked
         ]
