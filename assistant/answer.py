@@ -8,6 +8,10 @@ verbatim, numbers untouched, each followed by its citation [n].
 It declines (answerable=False) when the question's distinctive words, or the numbers it
 names, are not in the passage that would answer it: a strong match on "义乌小商品城" is no
 evidence for its floor area.
+
+With a trained model (`assistant tune`, assistant.ranking) the learned sentence ranker orders the
+candidates and the learned decliner says whether to answer; the hand-written score and the
+decline rules above are then two of their features (assistant.features).
 """
 
 from __future__ import annotations
@@ -17,10 +21,12 @@ import re
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
 
+import numpy as np
 from langchain_core.documents import Document
 
 from assistant.answer_models import Answer, Citation, Passage
 from assistant.chunk import PATH_SEPARATOR
+from assistant.features import SENTENCE_FEATURES, question_row, sentence_rows
 from assistant.normalize import compact
 from assistant.outline import asked_item, heading_number, item_mark
 from assistant.query import FOUNDING, NAMED_SECTION, YEAR, Query, title_coverage
@@ -88,8 +94,12 @@ class ExtractiveAnswerer:
     """Chooses and quotes sentences; the thresholds are fractions of the question's weight."""
 
     def __init__(
-        self, passages: int = 4, min_coverage: float = 0.35, budget_chars: int = 150, runner_up: float = 0.7
+        self, passages: int = 4, min_coverage: float = 0.35, budget_chars: int = 150, runner_up: float = 0.7,
+        model=None, scope: str = "", decline: str = "learned",
     ) -> None:
+        self.decline = decline  # "learned": the decliner; "rules": the grounding rules over the learned order
+        self.model = model if model is not None and model.ranker is not None else None
+        self.scope = scope  # what the corpus covers, said when declining
         self.passages = passages
         self.min_coverage = min_coverage
         self.runner_up = runner_up
@@ -186,11 +196,57 @@ class ExtractiveAnswerer:
             return AIM_ONLY
         return None
 
+    def candidates(self, query: Query, documents: list[Document]) -> tuple[list[Segment], np.ndarray]:
+        """The candidate sentences, best hand-scored first, and their ranking features."""
+        segments = sorted(self._segments(query, documents), key=lambda s: -s.score)
+        grounded = [self.gap(query, seg, segments, documents) is None for seg in segments]
+        return segments, sentence_rows(query, segments, documents, grounded)
+
+    def question_features(self, query: Query, segments: list[Segment], logits: np.ndarray, rows: np.ndarray, documents: list[Document]) -> np.ndarray:
+        """Features of the question's best candidate (segments sorted by `logits`) for the decliner."""
+        doc = documents[segments[0].rank]
+        context = compact(doc.page_content + doc.metadata.get("section", "") + doc.metadata.get("title", ""))
+        missing_anchors = sum(a not in context for a in query.anchors)
+        missing_numbers = sum(not _has_number(context, n) for n in query.numbers)
+        by_hand = max(range(len(segments)), key=lambda i: rows[i][0])  # what the rules alone would quote
+        hand_grounded = bool(rows[by_hand][SENTENCE_FEATURES.index("grounded")])
+        return question_row(query, segments, logits, rows, documents, missing_anchors, missing_numbers, hand_grounded)
+
+    def _learned(self, query: Query, documents: list[Document]) -> tuple[list[Segment], str | None]:
+        """Candidates ordered by the trained ranker, and why to decline when the decliner says so."""
+        segments, rows = self.candidates(query, documents)
+        logits = self.model.ranker.logit(rows)
+        order = np.argsort(-logits, kind="stable")
+        segments, rows, logits = [segments[i] for i in order], rows[order], logits[order]
+        for seg, logit in zip(segments, logits):
+            seg.score = float(1.0 / (1.0 + np.exp(-logit)))
+        if self.decline == "rules":
+            return self._grounded_first(query, segments, documents)
+        answers = self.model.decliner.prob(self.question_features(query, segments, logits, rows, documents)[None, :])[0]
+        if answers >= self.model.threshold:
+            return segments, None
+        return segments, self.gap(query, segments[0], segments, documents) or "报告中没有与这个问题对得上的内容"
+
+    def _grounded_first(self, query: Query, segments: list[Segment], documents: list[Document]) -> tuple[list[Segment], str | None]:
+        """The best candidate whose passage holds what the question names, moved to the front."""
+        best, missing = segments[0], self.gap(query, segments[0], segments, documents)
+        for seg in segments[1:]:
+            if not missing or missing == AIM_ONLY or seg.score < self.runner_up * segments[0].score:
+                break
+            if self.gap(query, seg, segments, documents) is None:
+                best, missing = seg, None
+        return [best] + [s for s in segments if s is not best], missing
+
     def answer(self, question: str, query: Query, documents: list[Document]) -> Answer:
         passages = [_passage(doc) for doc in documents]
+        if not query.terms or not documents:
+            return self._decline(question, "报告中没有与这个问题对得上的段落", passages)
+        if self.model is not None:
+            segments, missing = self._learned(query, documents)
+            if missing:
+                return self._decline(question, missing, passages)
+            return self._quote(question, query, segments[0], segments, documents, passages)
         segments = sorted(self._segments(query, documents), key=lambda s: -s.score)
-        if not query.terms or not segments:
-            return _decline(question, "报告中没有与这个问题对得上的段落", passages)
         # the best-scored sentence whose passage holds what the question names; a close
         # runner-up may be the grounded one (the passage with 「300 亿元」 ranked third)
         best, missing = segments[0], self.gap(query, segments[0], segments, documents)
@@ -201,7 +257,17 @@ class ExtractiveAnswerer:
             if self.gap(query, seg, segments, documents) is None:
                 best, missing = seg, None
         if missing:
-            return _decline(question, missing, passages)
+            return self._decline(question, missing, passages)
+        return self._quote(question, query, best, segments, documents, passages)
+
+    def _decline(self, question: str, missing: str, passages: list[Passage]) -> Answer:
+        text = f"报告中没有找到能回答这个问题的内容（{missing}）。"
+        if self.scope:
+            text += f"我只回答{self.scope}"
+        return Answer(question=question, answer=text, answerable=False, retrieved=passages)
+
+    def _quote(self, question: str, query: Query, best: Segment, segments: list[Segment], documents: list[Document], passages: list[Passage]) -> Answer:
+        """The answer that quotes `best` and what completes it."""
         budget = self._budget(query)
         item, heading = _numbered_item(query, segments, documents, budget)
         if item:
@@ -526,9 +592,3 @@ def _compose(
     return Answer(question=question, answer="".join(parts), answerable=True, citations=citations, retrieved=passages)
 
 
-def _decline(question: str, missing: str, passages: list[Passage]) -> Answer:
-    nearby = passages[0].section if passages else ""
-    text = f"报告中没有找到能回答这个问题的内容（{missing}）。"
-    if nearby:
-        text += f"相近的内容在「{nearby}」一节。"
-    return Answer(question=question, answer=text, answerable=False, retrieved=passages)

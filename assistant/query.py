@@ -98,6 +98,7 @@ class Query:
     why: bool = False  # asks for a cause (「为啥…」)
     example: bool = False  # asks for an example (「有啥具体例子」)
     thresholds: tuple[str, ...] = ()  # 「亿元以上」: the sentence that counts by it is the answer
+    unknown_share: float = 0.0  # of its content words (two characters or more), those the corpus never uses
 
     @property
     def total(self) -> float:
@@ -178,6 +179,7 @@ def analyse(question: str, index: LoadedIndex) -> Query:
     nouns: set[str] = set()
     asked_kind: str | None = None
     after_which = False
+    content = unknown = 0
     tagged = index.tokenizer.tagged(question)
     for i, (word, flag) in enumerate(tagged):
         if after_which and asked_kind is None and flag.startswith("n"):
@@ -187,6 +189,9 @@ def analyse(question: str, index: LoadedIndex) -> Query:
         if not word or word in stop or _NUMBER.fullmatch(word) or not re.search(r"\w", word):
             continue
         df = index.chunk_frequency(word)
+        if len(word) >= 2 and flag not in FUNCTION_FLAGS:
+            content += 1
+            unknown += not df
         names = NAME_FLAGS if df else UNKNOWN_NAME_FLAGS
         named = (flag in names and _names_something(word, flag, index)) or (
             not df and flag in TIME_FLAGS and bool(_PERIOD.search(word))
@@ -233,6 +238,7 @@ def analyse(question: str, index: LoadedIndex) -> Query:
         founding=unit == YEAR and bool(FOUNDING.search(question)), outcome=bool(_OUTCOME.search(question)),
         asked_kind=asked_kind if kind == "list" else None, measures=measures, thresholds=thresholds, remedy=bool(_REMEDY_ASKED.search(question)),
         why=bool(_WHY.search(question)), example=bool(_EXAMPLE_ASKED.search(question)),
+        unknown_share=unknown / content if content else 0.0,
     )
 
 
