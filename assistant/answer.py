@@ -29,12 +29,14 @@ from assistant.chunk import PATH_SEPARATOR
 from assistant.features import SENTENCE_FEATURES, question_row, sentence_rows
 from assistant.normalize import compact
 from assistant.outline import asked_item, heading_number, item_mark
+from assistant.retrieve import ON_TOPIC
 from assistant.query import FOUNDING, NAMED_SECTION, YEAR, Query, title_coverage
 from assistant.sentences import clause_spans
 
 _MONEY_WORDS = re.compile(r"产值|成交额|收入|销售|总额|规模")
 # an entry of a ranked list: a name of two to eight characters, then its figure (「舟山 11 个」)
 _ENTRY = re.compile(r"^\s*(?:[^，,；;：:]{0,12}[：:])?\s*[\u4e00-\u9fff]{2,8}\s*\d")
+_BRACKETED = re.compile(r"(?:^|[、，,：:；;为])\s*([^、，,：:；;（()）]{2,16}?)\s*[（(]([^）)]*)[）)]")
 _CN_NUMERAL = "一二两三四五六七八九十百千"
 _CN_DIGITS = "零〇一二两三四五六七八九十百千万"
 # a figure in Chinese numerals; a lone 一 before a measure word is an article (「一个庞大的产业集群」)
@@ -213,7 +215,8 @@ class ExtractiveAnswerer:
         return question_row(query, segments, logits, rows, documents, missing_anchors, missing_numbers, hand_grounded)
 
     def _learned(self, query: Query, documents: list[Document]) -> tuple[list[Segment], str | None]:
-        """Candidates ordered by the trained ranker, and why to decline when the decliner says so."""
+        """Candidates ordered by the trained ranker, and why to decline when the decliner says so
+        ("" when no rule can name the reason)."""
         segments, rows = self.candidates(query, documents)
         logits = self.model.ranker.logit(rows)
         order = np.argsort(-logits, kind="stable")
@@ -222,10 +225,15 @@ class ExtractiveAnswerer:
             seg.score = float(1.0 / (1.0 + np.exp(-logit)))
         if self.decline == "rules":
             return self._grounded_first(query, segments, documents)
+        if self.decline == "topic+rules":
+            on_topic = documents[0].metadata.get(ON_TOPIC)
+            if on_topic is not None and on_topic < self.model.topic_threshold:
+                return segments, ""
+            return self._grounded_first(query, segments, documents)
         answers = self.model.decliner.prob(self.question_features(query, segments, logits, rows, documents)[None, :])[0]
         if answers >= self.model.threshold:
             return segments, None
-        return segments, self.gap(query, segments[0], segments, documents) or "报告中没有与这个问题对得上的内容"
+        return segments, self.gap(query, segments[0], segments, documents) or ""
 
     def _grounded_first(self, query: Query, segments: list[Segment], documents: list[Document]) -> tuple[list[Segment], str | None]:
         """The best candidate whose passage holds what the question names, moved to the front."""
@@ -243,7 +251,7 @@ class ExtractiveAnswerer:
             return self._decline(question, "报告中没有与这个问题对得上的段落", passages)
         if self.model is not None:
             segments, missing = self._learned(query, documents)
-            if missing:
+            if missing is not None:
                 return self._decline(question, missing, passages)
             return self._quote(question, query, segments[0], segments, documents, passages)
         segments = sorted(self._segments(query, documents), key=lambda s: -s.score)
@@ -261,7 +269,7 @@ class ExtractiveAnswerer:
         return self._quote(question, query, best, segments, documents, passages)
 
     def _decline(self, question: str, missing: str, passages: list[Passage]) -> Answer:
-        text = f"报告中没有找到能回答这个问题的内容（{missing}）。"
+        text = f"报告中没有找到能回答这个问题的内容（{missing}）。" if missing else "报告中没有找到能回答这个问题的内容。"
         if self.scope:
             text += f"我只回答{self.scope}"
         return Answer(question=question, answer=text, answerable=False, retrieved=passages)
@@ -335,20 +343,38 @@ def _beside(seg: Segment, segments: list[Segment], step: int) -> Segment | None:
 
 
 def _ranking_end(query: Query, segments: list[Segment]) -> list[Segment]:
-    """The entries with the highest (or lowest) figure in the first passage, in retrieval order,
-    that lists at least three entries: 「舟山 11 个」 answers 「哪个市的集群最少」. The figure
+    """The entries at the asked place of a ranking - the top or the bottom (「哪个市的集群最少」),
+    the n-th from either end (「倒数第二」, ties included: 「并列第二」), or the first few
+    (「前三」) - in the first passage, in retrieval order, that lists at least three entries, as
+    clauses (「舟山 11 个」) or in brackets (「纺织业（51 个区块，年产值 2950 亿元）」). The figure
     ranked is money when the question asks about output or sales, otherwise a count."""
     unit = r"(?:亿|万)?元" if _MONEY_WORDS.search(query.text) else r"个|家"
     for rank in sorted({s.rank for s in segments}):
-        entries: list[tuple[float, Segment]] = []
-        for seg in sorted((s for s in segments if s.rank == rank), key=lambda s: s.start):
-            figure = re.search(rf"(\d+(?:\.\d+)?)\s*(?:{unit})", seg.text)
-            if figure and _ENTRY.match(seg.text):
-                entries.append((float(figure.group(1)), seg))
+        entries = [e for seg in sorted((s for s in segments if s.rank == rank), key=lambda s: s.start)
+                   for e in _entries(seg, unit)]
         if len(entries) >= 3:
-            end = (max if query.extreme == "max" else min)(value for value, _ in entries)
-            return [seg for value, seg in entries if value == end]
+            ordered = sorted(entries, key=lambda e: -e[0] if query.extreme == "max" else e[0])
+            place = min(max(query.rank_top, query.rank_at), len(ordered)) - 1
+            edge = ordered[place][0]
+            if query.rank_top > 1:
+                return [seg for value, seg in entries if (value >= edge if query.extreme == "max" else value <= edge)]
+            return [seg for value, seg in entries if value == edge]
     return []
+
+
+def _entries(seg: Segment, unit: str) -> list[tuple[float, Segment]]:
+    """(figure, entry) pairs of a sentence: its bracketed entries when it has several, else the
+    sentence itself when it is one entry (a name, then its figure)."""
+    inline = []
+    for m in _BRACKETED.finditer(seg.text):
+        figure = re.search(rf"(\d+(?:\.\d+)?)\s*(?:{unit})", m.group(2))
+        if figure:
+            inline.append((float(figure.group(1)), replace(
+                seg, start=seg.start + m.start(1), end=seg.start + m.end(), text=seg.text[m.start(1) : m.end()])))
+    if len(inline) >= 2:
+        return inline
+    figure = re.search(rf"(\d+(?:\.\d+)?)\s*(?:{unit})", seg.text)
+    return [(float(figure.group(1)), seg)] if figure and _ENTRY.match(seg.text) else []
 
 
 def _said_of(query: Query, text: str) -> bool:

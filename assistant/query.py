@@ -30,6 +30,10 @@ COMPARING = re.compile(r"相比|对比|比较|比一比|区别|差别|差距|相
 _WHICH = re.compile(r"哪|谁")
 _MOST = re.compile(r"最多|最高|最大|最强|第一多|排(?:名)?第一|排在?首位|居首|领头")
 _LEAST = re.compile(r"最少|最低|最小|最弱|垫底|倒数第一|末位|排在?最后")
+# a place in a ranking (「排第二」, 「第二名」, 「倒数第二」) or its first few (「前三」)
+_NTH = re.compile(r"(倒数)?第([二两三四五六七八九十]|\d+)(?:名|位|多|高|大|少|低)?")
+_FIRST_FEW = re.compile(r"前([二两三四五六七八九十]|\d+)(?:名|位|个|强)?")
+_CN_SMALL = {c: i for i, c in enumerate("零一二三四五六七八九十")} | {"两": 2}
 REASONING = re.compile(r"为什么|为何|原因|怎么|如何|怎样|措施|对策|建议|办法|途径|意义|作用|影响|问题")
 _NUMBER = re.compile(r"\d+(?:\.\d+)?")
 # what a year question needs: a year, not a duration (「二十多年」)
@@ -89,6 +93,8 @@ class Query:
     anchors: set[str] = field(default_factory=set)  # words the answering passage must contain
     compares: bool = False
     extreme: str | None = None  # "max" | "min": the question asks which entry of a ranking tops it
+    rank_at: int = 1  # which place from that end (「倒数第二」: min, 2)
+    rank_top: int = 1  # how many places from that end (「前三」: 3)
     nouns: set[str] = field(default_factory=set)  # terms that name a thing, not an action
     asked_kind: str | None = None  # the kind of thing a list question wants listed (网, 服务业)
     founding: bool = False  # asks when something was founded, opened or set up
@@ -230,16 +236,26 @@ def analyse(question: str, index: LoadedIndex) -> Query:
     named_count = {m.group(1) for m in _APPOSITION.finditer(question)}
     numbers = [n for n in _CONSTRAINT.findall(question) if n != "1" and n not in named_count]
     compares = bool(COMPARING.search(question))
-    extreme = None
+    extreme, rank_at, rank_top = None, 1, 1
     if _WHICH.search(question):
         extreme = "max" if _MOST.search(question) else "min" if _LEAST.search(question) else None
+        nth, few = _NTH.search(question), _FIRST_FEW.search(question)
+        if extreme is None and nth:
+            extreme, rank_at = ("min" if nth.group(1) else "max"), _small_number(nth.group(2))
+        elif extreme is None and few:
+            extreme, rank_top = "max", _small_number(few.group(1))
     return Query(
         question, terms, numbers, kind, unit, required, anchors, compares=compares, nouns=nouns, extreme=extreme,
+        rank_at=rank_at, rank_top=rank_top,
         founding=unit == YEAR and bool(FOUNDING.search(question)), outcome=bool(_OUTCOME.search(question)),
         asked_kind=asked_kind if kind == "list" else None, measures=measures, thresholds=thresholds, remedy=bool(_REMEDY_ASKED.search(question)),
         why=bool(_WHY.search(question)), example=bool(_EXAMPLE_ASKED.search(question)),
         unknown_share=unknown / content if content else 0.0,
     )
+
+
+def _small_number(text: str) -> int:
+    return int(text) if text.isdigit() else _CN_SMALL.get(text, 10)
 
 
 def _kind(question: str) -> str:

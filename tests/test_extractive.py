@@ -36,12 +36,14 @@ def test_a_numbered_heading_is_followed_by_the_text_under_it():
     assert "生物工程与新医药" in answer.answer
 
 
-def test_a_decline_says_what_the_report_lacks_and_where_to_look():
+def test_a_decline_says_what_the_report_lacks_and_what_it_covers_not_a_nearby_section():
     text = "杭州有产业集群 124 个，年产值 3380 亿元。"
     query = Query("广东有多少个产业集群", {"产业集群": 2.0}, [], "quantity", "个", True, {"广东"})
-    answer = ask(query, passage(text, section="一、现状 › 1、分布"))
+    scope = "《某省产业报告》里的内容，它讲的是：一、现状。"
+    answer = ExtractiveAnswerer(scope=scope).answer(query.text, query, [passage(text, section="一、现状 › 1、分布")])
     assert not answer.answerable and answer.citations == []
-    assert "「广东」" in answer.answer and "「一、现状 › 1、分布」" in answer.answer
+    assert "「广东」" in answer.answer and answer.answer.endswith(scope)
+    assert "1、分布" not in answer.answer
 
 
 def test_a_figure_of_another_kind_is_no_answer_to_a_year_question():
@@ -302,3 +304,28 @@ def test_a_question_for_an_example_quotes_the_sentence_that_gives_one():
 def test_what_is_asked_for_in_jia_may_be_counted_in_ge():
     query = Query("大企业集团一共几家", {"大企业集团": 4.0}, [], "quantity", "家", True)
     assert "309 个" in ask(query, passage("到 2007 年底，全省共拥有大企业集团 309 个。")).answer
+
+
+
+def _ranked(extreme: str, rank_at: int = 1, rank_top: int = 1, text: str = RANKING) -> str:
+    query = Query("哪个市", {"产业集群": 1.0, "数量": 2.0}, [], "other", extreme=extreme, rank_at=rank_at, rank_top=rank_top)
+    return ask(query, passage(text)).answer
+
+
+def test_the_asked_place_of_a_ranking_is_answered_with_its_entry_and_figure():
+    assert "乙市 77 个" in _ranked("max", rank_at=2) and "甲市" not in _ranked("max", rank_at=2)  # 排第二
+    assert "戊市 24 个" in _ranked("min", rank_at=2) and "己市" not in _ranked("min", rank_at=2)  # 倒数第二
+    top = _ranked("max", rank_top=3)  # 前三
+    assert all(f"{name}市" in top for name in "甲乙丙") and "丁市" not in top
+    tied = RANKING.replace("丙市 73 个", "丙市 77 个")
+    second = _ranked("max", rank_at=2, text=tied)  # 并列第二: both
+    assert "乙市 77 个" in second and "丙市 77 个" in second and "甲市" not in second
+
+
+def test_entries_given_in_brackets_are_ranked_by_the_figure_the_question_asks_about():
+    text = "其中年产值超过千亿元的行业分别为纺织业（51 个区块，年产值 2950 亿元）、服装业（53 个区块，年产值 1860 亿元）、化工业（40 个区块，年产值 1500 亿元）。"
+    money = Query("哪个行业的集群年产值最高", {"行业": 1.0, "年产值": 1.0}, [], "other", extreme="max")
+    answer = ask(money, passage(text)).answer
+    assert "纺织业（51 个区块，年产值 2950 亿元）" in answer and "服装业" not in answer
+    count = Query("哪个行业的集群区块最多", {"行业": 1.0, "区块": 1.0}, [], "other", extreme="max")
+    assert "服装业（53 个区块" in ask(count, passage(text)).answer

@@ -55,3 +55,19 @@ def test_how_many_items_followed_by_what_they_are_is_a_list_question(report_inde
 def test_the_measured_noun_is_the_one_next_to_how_many(report_index):
     assert analyse("有公共服务机构的占比大概多少?", report_index).measures == ()  # 占比 is no measure of its own
     assert analyse("万向集团的利润具体是多少?", report_index).measures == ("利润",)
+
+
+@pytest.mark.parametrize(
+    "question, extreme, rank_at, rank_top",
+    [
+        ("哪个市的集群最多？", "max", 1, 1),
+        ("集群数量垫底的是哪个市？", "min", 1, 1),
+        ("集群产值排第二的是哪个市？", "max", 2, 1),
+        ("集群数量倒数第二的是哪个市？", "min", 2, 1),
+        ("集群数量排前三的市是哪些？", "max", 1, 3),
+        ("宁波集群产值在全省排第几？", None, 1, 1),  # asks for a place, names none
+    ],
+)
+def test_the_place_in_a_ranking_a_question_asks_for(report_index, question, extreme, rank_at, rank_top):
+    query = analyse(question, report_index)
+    assert (query.extreme, query.rank_at, query.rank_top) == (extreme, rank_at, rank_top)
