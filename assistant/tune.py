@@ -40,14 +40,16 @@ from assistant.features import QUESTION_FEATURES, SENTENCE_FEATURES
 from assistant.index import LoadedIndex
 from assistant.normalize import compact, normalize_query
 from assistant.query import analyse
-from assistant.ranking import LinearModel, TrainedModel, model_folder, switch_model
-from assistant.retrieve import HybridRetriever
+from assistant.ranking import Network, TrainedModel, model_folder, switch_model
+from assistant.retrieve import ON_TOPIC, HybridRetriever
 from assistant.settings import Settings
 
-TUNE_VERSION = 3  # part of the training hash: a change of features or method retrains
+TUNE_VERSION = 5  # part of the training hash: a change of features or method retrains
 FOLDS = 5
 Progress = Callable[[str, int, int], None]
 TOPIC_FEATURES = [f"e5_{i}" for i in range(384)]
+RANKER_HIDDEN, DECLINER_HIDDEN = 32, 16  # units of the one hidden layer (measured: see assistant.ranking)
+TOPIC_RECALL = 0.98  # of the answerable questions the topic check lets through (cross-fitted)
 
 
 @dataclass
@@ -129,13 +131,26 @@ def train_adapter(questions: np.ndarray, positives: list[list[int]], sentences: 
     return W.detach().numpy().astype(np.float32)
 
 
-def _fit(rows: np.ndarray, labels: np.ndarray, names: list[str]) -> LinearModel:
+def _fit(rows: np.ndarray, labels: np.ndarray, names: list[str], hidden: int = 0) -> Network:
+    """A logistic regression (hidden=0, classes balanced) or a one-hidden-layer network."""
     from sklearn.linear_model import LogisticRegression
+    from sklearn.neural_network import MLPClassifier
 
     mean, scale = rows.mean(0), rows.std(0)
     scale[scale == 0] = 1.0
-    model = LogisticRegression(C=1.0, class_weight="balanced", max_iter=2000).fit((rows - mean) / scale, labels)
-    return LinearModel(names, model.coef_[0].tolist(), float(model.intercept_[0]), mean.tolist(), scale.tolist())
+    z = (rows - mean) / scale
+    if hidden:
+        net = MLPClassifier(hidden_layer_sizes=(hidden,), alpha=1e-2, max_iter=1000, random_state=0).fit(z, labels)
+        weights, biases = [w.tolist() for w in net.coefs_], [b.tolist() for b in net.intercepts_]
+    else:
+        net = LogisticRegression(C=1.0, class_weight="balanced", max_iter=2000).fit(z, labels)
+        weights, biases = [net.coef_.T.tolist()], [net.intercept_.tolist()]
+    return Network(names, mean.tolist(), scale.tolist(), weights, biases)
+
+
+def _keeping(probs: np.ndarray, labels: np.ndarray, recall: float) -> float:
+    """The highest threshold under which at most 1 - `recall` of the answerable questions fall."""
+    return float(np.quantile(probs[labels == 1], 1.0 - recall))
 
 
 def _balanced_threshold(probs: np.ndarray, labels: np.ndarray) -> tuple[float, float]:
@@ -146,6 +161,79 @@ def _balanced_threshold(probs: np.ndarray, labels: np.ndarray) -> tuple[float, f
         if score > best[1] + 1e-9:
             best = (float(t), float(score))
     return best
+
+
+@dataclass
+class CrossFit:
+    """Every training question's candidates and features, each from an adapter (and topic model)
+    that did not see it."""
+
+    items: list[EvalItem]
+    vectors: np.ndarray  # the standalone questions' own vectors
+    sentences: np.ndarray  # the corpus units' vectors
+    positives: list[list[int]]  # each question's evidence units
+    trainable: list[int]  # the questions with evidence found among the units
+    answers: np.ndarray  # 1 for an answerable question
+    questions: list[tuple]  # (item number, rows, labels, segments, documents, query)
+
+
+def cross_fit(settings: Settings, index: LoadedIndex, items: list[EvalItem], tell: Progress) -> CrossFit:
+    standalone = [condense(normalize_query(i.question), list(i.history), index.tokenizer) for i in items]
+    tell("问题向量化", 0, len(items))
+    vectors = index.embeddings.matrix(standalone, role="query")
+    tell("问题向量化", len(items), len(items))
+    sentences = np.load(index.build / "units.npy")
+    positives = [[j for j, u in enumerate(index.units) if _matches(i.evidence, u.text)] if i.answerable else [] for i in items]
+    trainable = [k for k, p in enumerate(positives) if p]
+    folds = np.arange(len(items)) % FOLDS
+    known = _Known(dict(zip(standalone, vectors)))
+    answers = np.array([int(i.answerable) for i in items])
+    plain = ExtractiveAnswerer()
+    questions = []
+    for fold in range(FOLDS):
+        tell("交叉训练", fold, FOLDS)
+        train = [k for k in trainable if folds[k] != fold]
+        adapter = train_adapter(vectors[train], [positives[k] for k in train], sentences)
+        topic = _fit(vectors[folds != fold], answers[folds != fold], TOPIC_FEATURES)
+        view = replace(index, embeddings=known, model=TrainedModel(adapter=adapter, topic=topic))
+        retriever = HybridRetriever(index=view, k=settings.retrieve_k, bm25_weight=settings.bm25_weight)
+        for k in np.flatnonzero(folds == fold):
+            documents = retriever.invoke(standalone[k])
+            query = analyse(standalone[k], index)
+            if not query.terms or not documents:
+                continue
+            segments, rows = plain.candidates(query, documents)
+            labels = np.array([_matches(items[k].evidence, s.text) for s in segments]) if items[k].answerable else np.zeros(len(segments), bool)
+            questions.append((k, rows, labels, segments, documents, query))
+    tell("交叉训练", FOLDS, FOLDS)
+    return CrossFit(items, vectors, sentences, positives, trainable, answers, questions)
+
+
+def fit_models(fitted: CrossFit):
+    """The sentence ranker, the decliner and its threshold, and the topic check's threshold,
+    from the cross-fitted features; with the cross-fitted sentence hit@1 and balanced accuracy."""
+    plain = ExtractiveAnswerer()
+    ranker = _fit(np.vstack([q[1] for q in fitted.questions]), np.concatenate([q[2] for q in fitted.questions]),
+                  SENTENCE_FEATURES, RANKER_HIDDEN)
+    rows_q, labels_q, hits, on_topic, right = [], [], [], [], []
+    for k, rows, labels, segments, documents, query in fitted.questions:
+        logits = ranker.logit(rows)
+        order = np.argsort(-logits, kind="stable")
+        answerable = fitted.items[k].answerable
+        if answerable and labels.any():
+            hits.append(bool(labels[order[0]]))
+        rows_q.append(plain.question_features(query, [segments[i] for i in order], logits[order], rows[order], documents))
+        labels_q.append(int(answerable))
+        on_topic.append(documents[0].metadata.get(ON_TOPIC) or 0.0)
+        right.append(not answerable or bool(labels[order[0]]))
+    rows_q, labels_q = np.vstack(rows_q), np.array(labels_q)
+    # the decliner learns to tell a right answer from an unanswerable question: an answerable one
+    # whose best candidate is wrong would be answered wrongly either way, and only blurs the line
+    learn = np.array(right)
+    decliner = _fit(rows_q[learn], labels_q[learn], QUESTION_FEATURES, DECLINER_HIDDEN)
+    threshold, balanced = _balanced_threshold(decliner.prob(rows_q[learn]), labels_q[learn])
+    topic_threshold = _keeping(np.array(on_topic), labels_q, TOPIC_RECALL)
+    return ranker, decliner, threshold, topic_threshold, float(np.mean(hits)), balanced
 
 
 def tune(settings: Settings, index: LoadedIndex, force: bool = False, progress: Progress | None = None) -> TuneReport:
@@ -169,62 +257,22 @@ def tune(settings: Settings, index: LoadedIndex, force: bool = False, progress: 
             return TuneReport(folder, meta["items"], meta["answerable"], meta["unanswerable"], 0.0, True,
                               meta["sentence_hit_at_1"], meta["decline_accuracy"])
     items = _load(files)
-    standalone = [condense(normalize_query(i.question), list(i.history), index.tokenizer) for i in items]
-    tell("问题向量化", 0, len(items))
-    vectors = index.embeddings.matrix(standalone, role="query")
-    tell("问题向量化", len(items), len(items))
-    units = index.units
-    sentences = np.load(index.build / "units.npy")
-    positives = [[j for j, u in enumerate(units) if _matches(i.evidence, u.text)] if i.answerable else [] for i in items]
-    trainable = [k for k, p in enumerate(positives) if p]
-    folds = np.arange(len(items)) % FOLDS
-    known = _Known(dict(zip(standalone, vectors)))
-    answers = np.array([int(i.answerable) for i in items])
-    plain = ExtractiveAnswerer()
-    sentence_rows, sentence_labels, question_rows, question_labels, hits = [], [], [], [], []
-    per_question: list[tuple[int, np.ndarray, np.ndarray, list]] = []
-    for fold in range(FOLDS):
-        tell("交叉训练", fold, FOLDS)
-        train = [k for k in trainable if folds[k] != fold]
-        adapter = train_adapter(vectors[train], [positives[k] for k in train], sentences)
-        topic = _fit(vectors[folds != fold], answers[folds != fold], TOPIC_FEATURES)
-        view = replace(index, embeddings=known, model=TrainedModel(adapter=adapter, topic=topic))
-        retriever = HybridRetriever(index=view, k=settings.retrieve_k, bm25_weight=settings.bm25_weight)
-        for k in np.flatnonzero(folds == fold):
-            documents = retriever.invoke(standalone[k])
-            query = analyse(standalone[k], index)
-            if not query.terms or not documents:
-                continue
-            segments, rows = plain.candidates(query, documents)
-            labels = np.array([_matches(items[k].evidence, s.text) for s in segments]) if items[k].answerable else np.zeros(len(segments), bool)
-            sentence_rows.append(rows)
-            sentence_labels.append(labels)
-            per_question.append((k, rows, labels, segments, documents, query))
-    tell("交叉训练", FOLDS, FOLDS)
-    ranker = _fit(np.vstack(sentence_rows), np.concatenate(sentence_labels), SENTENCE_FEATURES)
-    for k, rows, labels, segments, documents, query in per_question:
-        logits = ranker.logit(rows)
-        order = np.argsort(-logits, kind="stable")
-        if items[k].answerable and labels.any():
-            hits.append(bool(labels[order[0]]))
-        question_rows.append(plain.question_features(query, [segments[i] for i in order], logits[order], rows[order], documents))
-        question_labels.append(int(items[k].answerable))
-    decliner = _fit(np.vstack(question_rows), np.array(question_labels), QUESTION_FEATURES)
-    threshold, balanced = _balanced_threshold(decliner.prob(np.vstack(question_rows)), np.array(question_labels))
+    fitted = cross_fit(settings, index, items, tell)
+    ranker, decliner, threshold, topic_threshold, hits, balanced = fit_models(fitted)
     tell("训练查询适配器", 0, 1)
-    adapter = train_adapter(vectors[trainable], [positives[k] for k in trainable], sentences)
+    adapter = train_adapter(fitted.vectors[fitted.trainable], [fitted.positives[k] for k in fitted.trainable], fitted.sentences)
     tell("训练查询适配器", 1, 1)
     answerable = sum(i.answerable for i in items)
     meta = {
         "training_hash": key, "trained_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "files": [p.name for p in files], "items": len(items), "answerable": answerable,
-        "unanswerable": len(items) - answerable, "with_evidence_found": len(trainable),
-        "embedding": index.manifest.embedding, "sentence_hit_at_1": round(float(np.mean(hits)), 4),
+        "unanswerable": len(items) - answerable, "with_evidence_found": len(fitted.trainable),
+        "embedding": index.manifest.embedding, "sentence_hit_at_1": round(hits, 4),
         "decline_accuracy": round(balanced, 4), "seconds": round(time.perf_counter() - started, 1),
         "question_ids": sorted(i.id for i in items),
     }
-    topic = _fit(vectors, answers, TOPIC_FEATURES)
-    TrainedModel(adapter, ranker, decliner, topic, threshold, meta).save(folder)
+    topic = _fit(fitted.vectors, fitted.answers, TOPIC_FEATURES)
+    TrainedModel(adapter, ranker, decliner, topic, threshold, topic_threshold, meta).save(folder)
     switch_model(settings.persist_dir, folder)
     return TuneReport(folder, len(items), answerable, len(items) - answerable, meta["seconds"], False,
                       meta["sentence_hit_at_1"], meta["decline_accuracy"])

@@ -59,3 +59,30 @@ def report_assistant(report_settings, report_index):
     from assistant.chain import Assistant
 
     return Assistant(report_settings, report_index)
+
+
+@pytest.fixture(scope="session")
+def learned_settings(tmp_path_factory, report_settings) -> Settings:
+    """The report indexed with multilingual-e5-small and the model `assistant tune` trains from
+    evals/train/, as `scripts/run` makes them (built once, shared by the workers)."""
+    from filelock import FileLock
+
+    from assistant.index import build_index
+    from assistant.tune import ensure_model
+
+    shared = _shared_root(tmp_path_factory) / "learned"
+    shared.mkdir(exist_ok=True)
+    settings = report_settings.model_copy(
+        update={"persist_dir": shared / "index", "embedding": "e5", "train_dir": ROOT / "evals" / "train"}
+    )
+    with FileLock(str(shared / "build.lock")):
+        build_index(settings)
+        ensure_model(settings)
+    return settings
+
+
+@pytest.fixture(scope="session")
+def learned_assistant(learned_settings):
+    from assistant.chain import Assistant
+
+    return Assistant(learned_settings)

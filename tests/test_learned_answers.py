@@ -1,0 +1,38 @@
+"""Answering with the trained model, on the report: what an official asks, what it must decline.
+
+The model is trained from evals/train/ only; these questions are worded here, not taken from it.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+
+def test_the_learned_path_is_what_answers(learned_assistant):
+    assert learned_assistant.index.model is not None and learned_assistant.answerer.model is not None
+    assert learned_assistant.index.units and learned_assistant.index.sentence_store is not None
+
+
+@pytest.mark.parametrize(
+    "question, history, expected",
+    [
+        ("杭州有多少个产业集群？", [], "124 个"),
+        ("那温州呢？", [("杭州有多少个产业集群？", "杭州 124 个，年产值 3380 亿元。[1]")], "73 个"),
+        ("绍兴那边集群一年产值有多少？", [], "2647 亿元"),
+    ],
+)
+def test_a_figure_is_quoted_untouched_with_the_passage_it_came_from(learned_assistant, question, history, expected):
+    answer = learned_assistant.ask(question, history=history)
+    assert answer.answerable, answer.answer
+    assert expected in answer.answer
+    assert any(expected in c.text for c in answer.citations)
+    assert all(c.section for c in answer.citations)
+
+
+@pytest.mark.parametrize("question", ["明天杭州天气怎么样？", "山东有多少个产业集群？", "今年公务员考试考哪些科目？"])
+def test_what_the_report_does_not_cover_is_declined_with_what_it_does(learned_assistant, question):
+    answer = learned_assistant.ask(question)
+    assert not answer.answerable, answer.answer
+    assert answer.citations == []
+    assert "浙江省产业集群调研报告" in answer.answer  # says what it can answer
+    assert "相近的内容" not in answer.answer  # and points at no unrelated section
