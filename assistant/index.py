@@ -21,16 +21,18 @@ and `--rebuild` always is one.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import re
 import shutil
 import time
 import uuid
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 import numpy as np
 from pydantic import BaseModel
@@ -65,6 +67,8 @@ CHUNKS = "chunks.jsonl"
 TOKENS = "tokens.jsonl"
 USERDICT = "userdict.txt"
 HASHING_STATE = "hashing.json"
+WRITER_LOCK = ".writer.lock"
+READER_LOCK = ".readers.lock"
 EMBEDDED = "embedded"
 REFIT_SHARE = 0.5  # updates since the last full fit, as a share of it, that force a full build
 MIN_BODY_SHARE = 0.5  # below this share of text in section bodies an outline is not trusted
@@ -154,11 +158,18 @@ def _switch(persist: Path, build_id: str) -> None:
 
 
 def _prune(settings: Settings, keep: set[str]) -> None:
-    """Drop builds other than the current and the previous one (a reader may still hold it),
-    including half-written ones and pointer files left by a killed build."""
+    """Drop builds other than the current and the previous one that no process answers from,
+    including half-written ones and pointer files left by a killed build (only a writer prunes,
+    so no build is being written meanwhile)."""
     persist = settings.persist_dir
     for build in _builds(persist).iterdir():
-        if build.name not in keep:
+        if build.name in keep or not build.is_dir():
+            continue
+        with open(build / READER_LOCK, "a+") as handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                continue  # a server still answers from it; a later prune takes it
             _drop_vectors(settings, build)
             shutil.rmtree(build, ignore_errors=True)
     for pointer in persist.glob(f".{CURRENT}.*.tmp"):
@@ -213,8 +224,31 @@ def _wanted_kind(settings: Settings) -> str:
     return choose_kind(settings.embedding, settings.embedding_model)
 
 
+@contextmanager
+def writer_lock(persist: Path) -> Iterator[None]:
+    """One writer at a time per index folder: a second `assistant index` (or tune) waits for the
+    first, then plans from what it left. The lock goes with the process, however it ends."""
+    persist.mkdir(parents=True, exist_ok=True)
+    with open(persist / WRITER_LOCK, "a+") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        yield
+
+
+def _hold(build: Path):
+    """A shared lock on `build` for as long as the returned file stays open: the prune of a
+    later build leaves a build alone while any process answers from it."""
+    handle = open(build / READER_LOCK, "a+")
+    fcntl.flock(handle, fcntl.LOCK_SH)
+    return handle
+
+
 def build_index(settings: Settings, rebuild: bool = False, progress: Progress | None = None) -> BuildReport:
     """Bring the index up to date with the corpus folder: nothing, an update, or a full build."""
+    with writer_lock(settings.persist_dir):
+        return _build_index(settings, rebuild, progress)
+
+
+def _build_index(settings: Settings, rebuild: bool, progress: Progress | None) -> BuildReport:
     started = time.perf_counter()
     persist = settings.persist_dir
     files = {p.relative_to(settings.corpus_dir).as_posix(): p for p in corpus_files(settings.corpus_dir)}
@@ -649,6 +683,7 @@ class LoadedIndex:
     units: list[Unit] | None = None  # what the answerer may quote, with a vector each (models only)
     sentence_store: object = None
     model: object = None  # the trained query adapter and rankers (assistant.ranking.TrainedModel)
+    held: object = None  # the open lock file that keeps a prune off this build
 
     def __post_init__(self) -> None:
         self.position = {chunk.chunk_id: i for i, chunk in enumerate(self.chunks)}
@@ -671,6 +706,13 @@ class LoadedIndex:
         build = current_build(settings.persist_dir)
         if build is None:
             raise IndexMissingError(f"no index in {settings.persist_dir}; run `assistant index` first")
+        try:
+            held = _hold(build)
+        except FileNotFoundError:
+            return cls.open(settings)  # pruned while we looked: the newer build answers
+        if not (build / MANIFEST).is_file():  # pruned between reading CURRENT and taking the lock
+            held.close()
+            return cls.open(settings)
         manifest = _manifest_at(build)  # this build's, even if a rebuild switches CURRENT meanwhile
         spec = manifest.embedding_spec
         if settings.embedding != "auto" and settings.embedding != spec.kind:
@@ -707,4 +749,5 @@ class LoadedIndex:
             units=units,
             sentence_store=sentence_store,
             model=load_model(settings.persist_dir, manifest.embedding_spec) if units else None,
+            held=held,
         )

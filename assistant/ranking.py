@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -70,11 +71,16 @@ class TrainedModel:
         return None if self.topic is None else float(self.topic.prob(vector[None, :])[0])
 
     def save(self, folder: Path) -> None:
-        folder.mkdir(parents=True, exist_ok=True)
-        np.save(folder / "adapter.npy", self.adapter.astype(np.float32))
+        """Written beside `folder`, then renamed into place: a reader finds it whole or not at all."""
+        staging = folder.with_name(f".{folder.name}.{os.getpid()}.tmp")
+        shutil.rmtree(staging, ignore_errors=True)
+        staging.mkdir(parents=True)
+        np.save(staging / "adapter.npy", self.adapter.astype(np.float32))
         doc = {"ranker": self.ranker.__dict__, "decliner": self.decliner.__dict__, "topic": self.topic.__dict__,
                "threshold": self.threshold, "topic_threshold": self.topic_threshold, "meta": self.meta}
-        (folder / "model.json").write_text(json.dumps(doc, ensure_ascii=False, indent=1), encoding="utf-8")
+        (staging / "model.json").write_text(json.dumps(doc, ensure_ascii=False, indent=1), encoding="utf-8")
+        shutil.rmtree(folder, ignore_errors=True)  # (only a forced retrain replaces a model)
+        os.replace(staging, folder)
 
     @classmethod
     def load(cls, folder: Path) -> "TrainedModel":

@@ -6,6 +6,7 @@ are killed with SIGKILL; answers are compared with the ones the index gave befor
 
 from __future__ import annotations
 
+import gc
 import os
 import shutil
 import subprocess
@@ -241,3 +242,41 @@ def test_the_cli_reports_a_damaged_chroma_file_in_one_line(report_settings, repo
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
     assert result.stderr.count("\n") == 1 and "assistant index --rebuild" in result.stderr
+
+
+SMALL_REPORT = "# 示例报告\n\n## 一、概况\n\n" + "".join(f"第{i}市有 {i * 3} 个产业集群，年产值 {i * 40} 亿元。" for i in range(1, 40)) + "\n"
+
+
+def test_two_rebuilds_at_once_leave_one_whole_index_ten_times_out_of_ten(tmp_path):
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "report.md").write_text(SMALL_REPORT, encoding="utf-8")
+    settings = make_settings(tmp_path, corpus)
+    env = cli_runner.environment(ASSISTANT_CORPUS_DIR=str(corpus), ASSISTANT_PERSIST_DIR=str(settings.persist_dir),
+                                 ASSISTANT_EMBEDDING="hashing")
+    for _ in range(10):
+        writers = [subprocess.Popen([ASSISTANT, "index", "--rebuild"], env=env, cwd=tmp_path,
+                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+        for writer in writers:
+            out, err = writer.communicate(timeout=600)
+            assert writer.returncode == 0 and "Traceback" not in err, err
+        index = LoadedIndex.open(settings)  # opens whole: chunks, BM25 and every vector agree
+        assert index.store._collection.count() == index.manifest.chunks == len(index.chunks)
+        assert build_index(settings).skipped  # and the next `assistant index` has nothing to repair
+        index.held.close()
+
+
+def test_a_build_that_a_process_answers_from_is_not_pruned_until_it_lets_go(deployment):
+    deployment, _ = deployment
+    answering = Assistant(deployment)
+    before = _reply(answering)
+    first = answering.index.build
+    for _ in range(2):  # the first build is now neither the current nor the previous one
+        build_index(deployment, rebuild=True)
+    assert first.is_dir() and current_build(deployment.persist_dir) != first
+    assert _reply(answering) == before  # still answering from its own build
+    answering.index.held.close()
+    del answering
+    gc.collect()  # (the fixture's own Assistant held the same build until it is collected)
+    build_index(deployment, rebuild=True)
+    assert not first.exists()
