@@ -11,18 +11,18 @@ held-out set. Steps, all deterministic:
 3. cross-fitting: five adapters, each trained without one fifth of the questions, retrieve and
    describe the candidates of that fifth, so the rankers learn from similarities as they look
    for questions the adapter has not seen;
-4. the sentence ranker (is this candidate an evidence sentence?) and the decliner (does the
-   report answer this question?) are logistic regressions over those features; the decliner's
-   threshold is the one with the best balanced accuracy over the cross-fitted questions. One of
-   the decliner's features is a third logistic regression, on the question's own vector: how
-   much it sounds like the questions the report answers (weather, exams and other provinces
-   do not), before anything is searched.
+4. the sentence ranker (is this candidate an evidence sentence?) and the decliner (is the best
+   candidate a right answer, or is the question one the report cannot answer?) are small
+   networks over those features; the decliner's threshold is the one with the best balanced
+   accuracy over the cross-fitted questions. One of the decliner's features is a logistic
+   regression on the question's own vector (the topic model): how much it sounds like the
+   questions the report answers (weather, exams and other provinces do not), before anything
+   is searched.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 import time
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
@@ -37,7 +37,7 @@ from assistant.conversation import condense
 from assistant.errors import UserError
 from assistant.evaluate import EvalItem, load_eval_set
 from assistant.features import QUESTION_FEATURES, SENTENCE_FEATURES
-from assistant.index import LoadedIndex
+from assistant.index import LoadedIndex, writer_lock
 from assistant.normalize import compact, normalize_query
 from assistant.query import analyse
 from assistant.ranking import Network, TrainedModel, model_folder, switch_model
@@ -47,7 +47,6 @@ from assistant.settings import Settings
 TUNE_VERSION = 5  # part of the training hash: a change of features or method retrains
 FOLDS = 5
 Progress = Callable[[str, int, int], None]
-TOPIC_FEATURES = [f"e5_{i}" for i in range(384)]
 RANKER_HIDDEN, DECLINER_HIDDEN = 32, 16  # units of the one hidden layer (measured: see assistant.ranking)
 TOPIC_RECALL = 0.98  # of the answerable questions the topic check lets through (cross-fitted)
 
@@ -148,6 +147,10 @@ def _fit(rows: np.ndarray, labels: np.ndarray, names: list[str], hidden: int = 0
     return Network(names, mean.tolist(), scale.tolist(), weights, biases)
 
 
+def _dimensions(vectors: np.ndarray) -> list[str]:
+    return [f"dim_{i}" for i in range(vectors.shape[1])]
+
+
 def _keeping(probs: np.ndarray, labels: np.ndarray, recall: float) -> float:
     """The highest threshold under which at most 1 - `recall` of the answerable questions fall."""
     return float(np.quantile(probs[labels == 1], 1.0 - recall))
@@ -194,7 +197,7 @@ def cross_fit(settings: Settings, index: LoadedIndex, items: list[EvalItem], tel
         tell("交叉训练", fold, FOLDS)
         train = [k for k in trainable if folds[k] != fold]
         adapter = train_adapter(vectors[train], [positives[k] for k in train], sentences)
-        topic = _fit(vectors[folds != fold], answers[folds != fold], TOPIC_FEATURES)
+        topic = _fit(vectors[folds != fold], answers[folds != fold], _dimensions(vectors))
         view = replace(index, embeddings=known, model=TrainedModel(adapter=adapter, topic=topic))
         retriever = HybridRetriever(index=view, k=settings.retrieve_k, bm25_weight=settings.bm25_weight)
         for k in np.flatnonzero(folds == fold):
@@ -237,6 +240,11 @@ def fit_models(fitted: CrossFit):
 
 
 def tune(settings: Settings, index: LoadedIndex, force: bool = False, progress: Progress | None = None) -> TuneReport:
+    with writer_lock(settings.persist_dir):
+        return _tune(settings, index, force, progress)
+
+
+def _tune(settings: Settings, index: LoadedIndex, force: bool, progress: Progress | None) -> TuneReport:
     tell = progress or (lambda *_: None)
     started = time.perf_counter()
     if index.units is None:
@@ -271,7 +279,7 @@ def tune(settings: Settings, index: LoadedIndex, force: bool = False, progress: 
         "decline_accuracy": round(balanced, 4), "seconds": round(time.perf_counter() - started, 1),
         "question_ids": sorted(i.id for i in items),
     }
-    topic = _fit(fitted.vectors, fitted.answers, TOPIC_FEATURES)
+    topic = _fit(fitted.vectors, fitted.answers, _dimensions(fitted.vectors))
     TrainedModel(adapter, ranker, decliner, topic, threshold, topic_threshold, meta).save(folder)
     switch_model(settings.persist_dir, folder)
     return TuneReport(folder, len(items), answerable, len(items) - answerable, meta["seconds"], False,
