@@ -172,12 +172,15 @@ class E5Embeddings(Embeddings):
         known = self.cache.get(E5_MODEL, role, texts) if self.cache else {}
         for i, vector in known.items():
             out[i] = vector
-        todo = [i for i in range(len(texts)) if i not in known]
-        if todo:
-            fresh = self.model.encode([texts[i] for i in todo], role == "query").reshape(len(todo), -1)
-            out[todo] = fresh
+        unseen = list(dict.fromkeys(texts[i] for i in range(len(texts)) if i not in known))  # each once
+        if unseen:
+            fresh = self.model.encode(unseen, role == "query").reshape(len(unseen), -1)
+            row = dict(zip(unseen, fresh))
+            for i in range(len(texts)):
+                if i not in known:
+                    out[i] = row[texts[i]]
             if self.cache:
-                self.cache.put(E5_MODEL, role, [texts[i] for i in todo], fresh)
+                self.cache.put(E5_MODEL, role, unseen, fresh)
         return out
 
     def embed_documents(self, texts: list[str]) -> list[list[float]]:

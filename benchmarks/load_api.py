@@ -1,13 +1,17 @@
 """Load on the HTTP API: N concurrent clients each asking M questions of `POST /api/ask`.
 
     .venv/bin/python benchmarks/load_api.py [--clients 20] [--questions 200] [--url URL]
-        [--persist index] [--concurrency 4] [--max-seconds 1800] [--json]
+        [--persist index] [--concurrency 4] [--max-seconds 1800] [--json] [--rebuild-while-serving]
 
 Without --url it starts `assistant serve` on a free 127.0.0.1 port over the --persist index
 (built with `assistant index` beforehand) and stops it afterwards. Questions are the evaluation
 set's, with their history, each client starting at a different item. Every client keeps one
 keep-alive connection; a request counts as an error unless it returns 200 with an answer.
 The run is bounded: each request times out, and clients stop after --max-seconds.
+
+--rebuild-while-serving runs `assistant index --rebuild` over the same index folder, one after
+another, for as long as the clients ask (the server answers from the build it opened; the
+rebuilds' prunes must leave that build alone); it reports how many rebuilds finished.
 """
 
 from __future__ import annotations
@@ -126,6 +130,33 @@ def run_load(url: str, payloads: list[dict], clients: int, questions: int, max_s
     }
 
 
+@contextmanager
+def rebuilding(persist: Path, wanted: bool):
+    """`assistant index --rebuild` of the served index, again and again, until the block ends."""
+    counts: dict = {"done": 0, "failed": []}
+    stop = threading.Event()
+
+    def loop() -> None:
+        command = [str(Path(sys.executable).parent / "assistant"), "index", "--rebuild"]
+        while not stop.is_set():
+            done = subprocess.run(command, env={**os.environ, "ASSISTANT_PERSIST_DIR": str(persist)},
+                                  capture_output=True, text=True)
+            if done.returncode == 0:
+                counts["done"] += 1
+            else:
+                counts["failed"].append(done.stderr.strip().splitlines()[-1:] or [f"exit {done.returncode}"])
+
+    worker = threading.Thread(target=loop, daemon=True)
+    if wanted:
+        worker.start()
+    try:
+        yield counts
+    finally:
+        stop.set()
+        if wanted:
+            worker.join(600)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clients", type=int, default=20)
@@ -136,6 +167,7 @@ def main() -> None:
     parser.add_argument("--set", type=Path, default=ROOT / "evals" / "report_qa.jsonl")
     parser.add_argument("--max-seconds", type=float, default=1800)
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--rebuild-while-serving", action="store_true")
     args = parser.parse_args()
     payloads = [
         {"question": item.question, "history": [list(turn) for turn in item.history]}
@@ -144,8 +176,11 @@ def main() -> None:
     if args.url:
         result = run_load(args.url.rstrip("/"), payloads, args.clients, args.questions, args.max_seconds)
     else:
-        with serve(args.persist, args.concurrency) as url:
+        with serve(args.persist, args.concurrency) as url, rebuilding(args.persist, args.rebuild_while_serving) as rebuilds:
             result = run_load(url, payloads, args.clients, args.questions, args.max_seconds)
+        if args.rebuild_while_serving:
+            result["rebuilds"] = rebuilds["done"]
+            result["rebuild_failures"] = rebuilds["failed"]
     if args.json:
         print(json.dumps(result, ensure_ascii=False))
         return
@@ -158,7 +193,11 @@ def main() -> None:
     )
     for error in result["first_errors"]:
         print(f"  error: {error}")
-    if result["errors"] or result["requests"] < result["planned"]:
+    if args.rebuild_while_serving:
+        print(f"meanwhile {result['rebuilds']} rebuilds finished, {len(result['rebuild_failures'])} failed")
+        for failure in result["rebuild_failures"][:5]:
+            print(f"  rebuild failed: {failure}")
+    if result["errors"] or result["requests"] < result["planned"] or result.get("rebuild_failures"):
         sys.exit(1)
 
 

@@ -3,6 +3,10 @@ report, an incremental update, and this project against a naive LangChain RAG ba
 
     .venv/bin/python benchmarks/performance.py [--scales 1,10,100] [--variants copies,perturbed]
                                                [--queries 80] [--out benchmarks/results]
+                                               [--embedding e5|hashing] [--model index/models/NAME]
+
+With --model, the trained model folder is copied into every index, so queries run the whole
+learned path (its training is timed by benchmarks/speed.py, not here).
 
 Each build and each query run is a separate child process, so its peak memory (ru_maxrss) is
 its own and every query run opens the index cold, then answers one warm-up question before
@@ -32,7 +36,19 @@ EVAL_SET = ROOT / "evals" / "report_qa.jsonl"
 def _settings(corpus: Path, persist: Path):
     from assistant.settings import Settings
 
-    return Settings(corpus_dir=corpus, persist_dir=persist, data_dir=persist.parent / "data", embedding="hashing")
+    return Settings(corpus_dir=corpus, persist_dir=persist, data_dir=persist.parent / "data",
+                    embedding=os.environ.get("BENCH_EMBEDDING", "e5"))
+
+
+def _install_model(persist: Path) -> None:
+    """The trained model named by BENCH_MODEL, as `assistant tune` would leave it."""
+    from assistant.ranking import model_folder, switch_model
+
+    source = os.environ.get("BENCH_MODEL")
+    if source:
+        target = model_folder(persist, Path(source).name)
+        shutil.copytree(source, target, dirs_exist_ok=True)
+        switch_model(persist, target)
 
 
 def _peak_mb() -> float:
@@ -68,6 +84,7 @@ def child_build(corpus: Path, persist: Path) -> dict:
     result["update_s"] = round(time.perf_counter() - started, 2)
     result["update_was_incremental"] = update.updated_chunks > 0
     result["build_peak_mb"] = _peak_mb()
+    _install_model(persist)
     return result
 
 
@@ -100,6 +117,7 @@ def child_compare(work: Path) -> dict:
     corpus = make_corpus(work / "corpus", 1, perturbed=False)
     settings = _settings(corpus, work / "index")
     build_index(settings)
+    _install_model(settings.persist_dir)
     systems = {"project": Assistant(settings), "naive": NaiveRag(corpus, work / "naive")}
     items = load_eval_set(EVAL_SET).items
     metrics = {}
@@ -219,8 +237,13 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=80, help="timed eval questions per scale")
     parser.add_argument("--no-compare", action="store_true", help="skip the baseline comparison")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
+    parser.add_argument("--embedding", default="e5", choices=["e5", "hashing"])
+    parser.add_argument("--model", type=Path, help="a trained model folder (index/models/NAME) to answer with")
     parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    os.environ["BENCH_EMBEDDING"] = args.embedding  # (read by the children, which inherit it)
+    if args.model:
+        os.environ["BENCH_MODEL"] = str(args.model.resolve())
     if args.child:
         kind, *rest = args.child
         result = {
@@ -237,6 +260,7 @@ def main() -> None:
     results: dict = {
         "measured_at": time.strftime("%Y-%m-%d %H:%M"),
         "machine": f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at start",
+        "embedding": args.embedding, "model": args.model.name if args.model else None,
         "scaling": [],
     }
     work = Path(tempfile.mkdtemp(prefix="assistant-bench-"))

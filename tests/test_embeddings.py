@@ -65,6 +65,8 @@ def test_e5_embeds_chinese_by_meaning_and_never_embeds_the_same_text_twice(tmp_p
     e5.model.encode = lambda texts, is_query: calls.append(list(texts)) or real(texts, is_query)
     again = e5.matrix(DOCS + ["新的一句话。"])
     assert calls == [["新的一句话。"]]  # only the unseen text reached the model
+    twice = e5.matrix(["又一句。", "又一句。"])
+    assert calls[-1] == ["又一句。"] and (twice[0] == twice[1]).all()  # and a repeated one once
     assert (again[:3] == docs).all()
     fresh = E5Embeddings(cache=EmbeddingCache(tmp_path))  # another process, the same cache file
     fresh.model.encode = lambda *_: pytest.fail("cached text was embedded again")
