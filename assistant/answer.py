@@ -220,9 +220,11 @@ class ExtractiveAnswerer:
         segments, rows = self.candidates(query, documents)
         logits = self.model.ranker.logit(rows)
         order = np.argsort(-logits, kind="stable")
+        # the learned order picks the sentence to quote; each keeps its hand-written score, by which
+        # the composition decides what else to quote beside it (measured on the cross-fitted
+        # training questions: 0.846 of answers hold every must_include string this way, 0.818
+        # when the ranker's probabilities replace the scores)
         segments, rows, logits = [segments[i] for i in order], rows[order], logits[order]
-        for seg, logit in zip(segments, logits):
-            seg.score = float(1.0 / (1.0 + np.exp(-logit)))
         if self.decline == "rules":
             return self._grounded_first(query, segments, documents)
         if self.decline == "topic+rules":
