@@ -28,3 +28,25 @@ def running(settings, assistant):
     finally:
         server.should_exit = True
         thread.join(30)
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.create_server(("127.0.0.1", 0)) as probe:
+        return probe.getsockname()[1]
+
+
+def wait_for_health(server, base: str, seconds: float = 900) -> None:
+    """Until the `assistant serve` process `server` answers /api/health at `base`; it must not exit."""
+    import httpx
+
+    deadline = time.monotonic() + seconds
+    while True:
+        assert server.poll() is None, server.stdout.read()
+        try:
+            httpx.get(f"{base}/api/health", timeout=5)
+            return
+        except httpx.TransportError:
+            assert time.monotonic() < deadline, "serve did not come up"
+            time.sleep(0.2)

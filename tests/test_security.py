@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import http.client
 import os
-import socket
 import subprocess
-import time
 import uuid
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -20,7 +18,7 @@ import httpx
 import pytest
 
 import cli_runner
-from live_server import running
+from live_server import free_port, running, wait_for_health
 
 ROOT = Path(__file__).resolve().parent.parent
 ASSISTANT = cli_runner.EXECUTABLE
@@ -132,8 +130,7 @@ def _env(report_settings, tmp_path: Path, **extra: str) -> dict:
 
 
 def _closed_port() -> int:
-    with socket.create_server(("127.0.0.1", 0)) as probe:
-        return probe.getsockname()[1]
+    return free_port()  # (nothing listens on it once the probe is closed)
 
 
 def test_info_and_ask_never_show_the_api_key_or_password(report_settings, report_index, tmp_path):
@@ -159,15 +156,7 @@ def test_the_served_app_never_shows_or_logs_the_api_key_or_password(report_setti
     base = f"http://127.0.0.1:{port}"
     bodies: list[str] = []
     try:
-        deadline = time.monotonic() + 900
-        while True:
-            assert server.poll() is None, server.stdout.read()
-            try:
-                httpx.get(f"{base}/api/health", timeout=5)
-                break
-            except httpx.TransportError:
-                assert time.monotonic() < deadline, "serve did not come up"
-                time.sleep(0.5)
+        wait_for_health(server, base)
         with httpx.Client(base_url=base, timeout=300) as http:
             refused = http.get("/", auth=("ann", "wrong"))
             assert refused.status_code == 401

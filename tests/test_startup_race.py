@@ -7,38 +7,19 @@ round starts new server processes so that every first question races.
 
 from __future__ import annotations
 
-import os
-import socket
+import json
 import subprocess
 import threading
-import time
-from pathlib import Path
 
 import httpx
 
 import cli_runner
+from live_server import free_port, wait_for_health
 
-ASSISTANT = str(Path(os.sys.executable).with_name("assistant"))
+ASSISTANT = cli_runner.EXECUTABLE
 QUESTIONS = ["2008年中国百佳产业集群评比，浙江入选的都有哪些代表性的集群？", "绍兴有多少个产业集群？"]
 CLIENTS = 8
 SERVERS = 3
-
-
-def _free_port() -> int:
-    with socket.create_server(("127.0.0.1", 0)) as probe:
-        return probe.getsockname()[1]
-
-
-def _wait_up(server: subprocess.Popen, base: str) -> None:
-    deadline = time.monotonic() + 600
-    while True:
-        assert server.poll() is None, server.stdout.read()
-        try:
-            httpx.get(f"{base}/api/health", timeout=5)
-            return
-        except httpx.TransportError:
-            assert time.monotonic() < deadline, "serve did not come up"
-            time.sleep(0.2)
 
 
 def _all_at_once(base: str, question: str) -> list[str]:
@@ -64,13 +45,13 @@ def test_fresh_servers_hit_at_once_answer_as_a_lone_question_is_answered(report_
     for question in QUESTIONS:
         result = cli_runner.run("ask", question, "--json", env=env, cwd=tmp_path)
         assert result.returncode == 0, result.stderr
-        alone[question] = __import__("json").loads(result.stdout)["answer"]
-    ports = [_free_port() for _ in range(SERVERS)]
+        alone[question] = json.loads(result.stdout)["answer"]
+    ports = [free_port() for _ in range(SERVERS)]
     servers = [subprocess.Popen([ASSISTANT, "serve", "--port", str(p)], env=env, cwd=tmp_path,
                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) for p in ports]
     try:
         for server, port in zip(servers, ports):
-            _wait_up(server, f"http://127.0.0.1:{port}")
+            wait_for_health(server, f"http://127.0.0.1:{port}")
         rounds = [threading.Thread(target=lambda p=p, q=q: got.setdefault((p, q), _all_at_once(f"http://127.0.0.1:{p}", q)))
                   for p, q in zip(ports, QUESTIONS * SERVERS)]
         got: dict = {}
