@@ -7,6 +7,7 @@ names, organisations, multi-character terms) out of the global jieba state.
 from __future__ import annotations
 
 import re
+import threading
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
@@ -60,11 +61,8 @@ class Tokenizer:
         self._jieba.FREQ, self._jieba.total, self._jieba.initialized = dict(freq), total, True
         for term in user_terms or []:
             self._jieba.add_word(term, freq=max(2000, 500 * len(term)), tag="n")
-        # Built here, whole, before any thread can use it: jieba hands the user terms' tags to
-        # the first POSTokenizer that asks and then forgets them, so two made at once by
-        # racing threads left one without the corpus's 328 terms for the life of the server.
-        self._pos = _pos_tokenizer_class()(self._jieba)
-        self._pos.makesure_userdict_loaded()
+        self._pos = None  # the part-of-speech tagger, made whole on first use (an index build needs none)
+        self._pos_lock = threading.Lock()
 
     @classmethod
     def from_file(cls, path: Path) -> "Tokenizer":
@@ -90,7 +88,19 @@ class Tokenizer:
 
     def tagged(self, text: str) -> list[tuple[str, str]]:
         """(word, part-of-speech flag) pairs, with the corpus vocabulary."""
-        return [(p.word, p.flag) for p in self._pos.cut(text)]
+        return [(p.word, p.flag) for p in self._tagger().cut(text)]
+
+    def _tagger(self):
+        """Made once, under a lock, and published only when whole: jieba hands the user terms'
+        tags to the first POSTokenizer that asks and then forgets them, so two made at once by
+        racing threads left one without the corpus's 328 terms for the life of the server."""
+        if self._pos is None:
+            with self._pos_lock:
+                if self._pos is None:
+                    tagger = _pos_tokenizer_class()(self._jieba)
+                    tagger.makesure_userdict_loaded()
+                    self._pos = tagger
+        return self._pos
 
 
 @lru_cache(maxsize=4)
