@@ -37,11 +37,12 @@ from assistant.conversation import condense
 from assistant.errors import UserError
 from assistant.evaluate import EvalItem, load_eval_set
 from assistant.features import QUESTION_FEATURES, SENTENCE_FEATURES
-from assistant.index import LoadedIndex, writer_lock
+from assistant.index import LoadedIndex, current_build, read_manifest, writer_lock
 from assistant.normalize import compact, normalize_query
 from assistant.query import analyse
 from assistant.ranking import Network, TrainedModel, model_folder, switch_model
 from assistant.retrieve import ON_TOPIC, HybridRetriever
+from assistant.sentence_index import Unit, read_units
 from assistant.settings import Settings
 
 TUNE_VERSION = 5  # part of the training hash: a change of features or method retrains
@@ -68,14 +69,26 @@ def training_files(settings: Settings) -> list[Path]:
     return sorted(p for p in folder.glob("*.jsonl")) if folder.is_dir() else []
 
 
-def training_hash(files: list[Path], index: LoadedIndex) -> str:
-    """Of the training data, the corpus's sentences and the method: any change retrains."""
-    digest = hashlib.sha256(f"tune-v{TUNE_VERSION}\x1f{index.manifest.embedding}".encode())
+def training_hash(files: list[Path], embedding: dict, units: list[Unit]) -> str:
+    """Of the training data, the embedding, the corpus's sentences and the method: any change retrains."""
+    digest = hashlib.sha256(f"tune-v{TUNE_VERSION}\x1f{embedding}".encode())
     for path in files:
         digest.update(path.name.encode() + b"\x1f" + path.read_bytes())
-    for unit in index.units or []:
+    for unit in units:
         digest.update(unit.text.encode() + b"\x1e")
     return digest.hexdigest()
+
+
+def _reuse(settings: Settings, key: str) -> TuneReport | None:
+    """The model already trained for `key`, switched to; None when there is none (or it is damaged)."""
+    folder = model_folder(settings.persist_dir, key)
+    try:
+        meta = TrainedModel.load(folder).meta
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    switch_model(settings.persist_dir, folder)
+    return TuneReport(folder, meta["items"], meta["answerable"], meta["unanswerable"], 0.0, True,
+                      meta["sentence_hit_at_1"], meta["decline_accuracy"])
 
 
 def _load(files: list[Path]) -> list[EvalItem]:
@@ -253,17 +266,10 @@ def _tune(settings: Settings, index: LoadedIndex, force: bool, progress: Progres
     files = training_files(settings)
     if not files:
         raise UserError(f"no training sets (*.jsonl) in {settings.train_dir}")
-    key = training_hash(files, index)
+    key = training_hash(files, index.manifest.embedding, index.units)
     folder = model_folder(settings.persist_dir, key)
-    if (folder / "model.json").is_file() and not force:
-        try:
-            meta = TrainedModel.load(folder).meta
-        except (OSError, ValueError, KeyError, TypeError):
-            meta = None  # damaged: trained again below
-        if meta is not None:
-            switch_model(settings.persist_dir, folder)
-            return TuneReport(folder, meta["items"], meta["answerable"], meta["unanswerable"], 0.0, True,
-                              meta["sentence_hit_at_1"], meta["decline_accuracy"])
+    if not force and (reused := _reuse(settings, key)):
+        return reused
     items = _load(files)
     fitted = cross_fit(settings, index, items, tell)
     ranker, decliner, threshold, topic_threshold, hits, balanced = fit_models(fitted)
@@ -289,7 +295,9 @@ def _tune(settings: Settings, index: LoadedIndex, force: bool, progress: Progres
 def ensure_model(settings: Settings, progress: Progress | None = None) -> TuneReport | None:
     """After `assistant index`: train when the training data or the corpus changed (a model for
     both already on disk is only switched to); nothing for an index without sentence vectors."""
-    index = LoadedIndex.open(settings)
-    if index.units is None or not training_files(settings):
+    files, build = training_files(settings), current_build(settings.persist_dir)
+    found = read_units(build) if build is not None else None
+    if found is None or not files:
         return None
-    return tune(settings, index, progress=progress)
+    key = training_hash(files, read_manifest(settings.persist_dir).embedding, found[0])
+    return _reuse(settings, key) or tune(settings, LoadedIndex.open(settings), progress=progress)
