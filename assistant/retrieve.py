@@ -7,6 +7,7 @@ mixed linearly, so a fused score of 1.0 means "best on both sides".
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
@@ -22,7 +23,17 @@ from assistant.outline import asked_item, heading_number, item_mark
 from assistant.query import LISTING, NAMED_SECTION_LEADS, analyse, title_coverage
 
 
-ON_TOPIC = "on_topic"  # (a key beside the chunk ids: how likely the report answers the question)
+ON_TOPIC = "on_topic"  # metadata key: how likely the report answers the question (the topic model)
+
+
+@dataclass
+class DenseHits:
+    """What the vector side found: chunk position → similarity; with a sentence index also
+    chunk id → {unit start: similarity} of the sentences found, and the topic model's verdict."""
+
+    chunks: dict[int, float] = field(default_factory=dict)
+    sentences: dict[str, dict[int, float]] = field(default_factory=dict)
+    on_topic: float | None = None
 
 
 class HybridRetriever(BaseRetriever):
@@ -38,38 +49,31 @@ class HybridRetriever(BaseRetriever):
     def _bm25(self, query: str) -> np.ndarray:
         return self.index.lexical.scores(self.index.tokenizer.tokens(query))
 
-    def _vectors(self, query: str) -> tuple[dict[int, float], dict[str, dict[int, float]]]:
-        """Chunk position → vector similarity, and (with a sentence index) chunk id → {unit start:
-        similarity} for the sentences found, which the answerer's ranker reads."""
+    def _vectors(self, query: str) -> DenseHits:
         if self.bm25_weight >= 1.0:
-            return {}, {}
+            return DenseHits()
         vector = self.index.embeddings.embed_query(query)
-        position = self.index.position
         if self.index.sentence_store is not None:
             return self._sentences(np.asarray(vector, dtype=np.float32))
         found = self.index.store.similarity_search_by_vector_with_relevance_scores(
             vector, k=min(self.candidates, len(self.index.chunks))
         )
-        return {position[doc.metadata["chunk_id"]]: 1.0 - float(distance) for doc, distance in found}, {}
+        return DenseHits({self.index.position[doc.metadata["chunk_id"]]: 1.0 - float(distance) for doc, distance in found})
 
-    def _sentences(self, vector: np.ndarray) -> tuple[dict[int, float], dict[str, dict[int, float]]]:
+    def _sentences(self, vector: np.ndarray) -> DenseHits:
         """The sentences nearest the (adapted) question; a chunk scores as its best sentence."""
-        on_topic = self.index.model.on_topic(vector) if self.index.model is not None else None
-        if self.index.model is not None:
-            vector = self.index.model.adapt(vector)
+        model = self.index.model
+        hits = DenseHits(on_topic=model.on_topic(vector) if model is not None else None)
         found = self.index.sentence_store.similarity_search_by_vector_with_relevance_scores(
-            vector.tolist(), k=min(self.sentence_candidates, len(self.index.units))
+            (model.adapt(vector) if model is not None else vector).tolist(),
+            k=min(self.sentence_candidates, len(self.index.units)),
         )
-        chunks: dict[int, float] = {}
-        units: dict[str, dict[int, float]] = {}
         for doc, distance in found:
             similarity, chunk_id = 1.0 - float(distance), doc.metadata["chunk_id"]
-            units.setdefault(chunk_id, {})[int(doc.metadata["start"])] = similarity
+            hits.sentences.setdefault(chunk_id, {})[int(doc.metadata["start"])] = similarity
             at = self.index.position[chunk_id]
-            chunks[at] = max(chunks.get(at, -1.0), similarity)
-        if on_topic is not None:
-            units[ON_TOPIC] = on_topic
-        return chunks, units
+            hits.chunks[at] = max(hits.chunks.get(at, -1.0), similarity)
+        return hits
 
     @cached_property
     def _children(self) -> dict[tuple[str, str], list[Chunk]]:
@@ -126,10 +130,11 @@ class HybridRetriever(BaseRetriever):
                     return item
         return None
 
-    def search(self, query: str) -> tuple[list[tuple[Chunk, float, float, float]], dict[str, dict[int, float]]]:
-        """(chunk, fused, bm25, vector) in rank order, and the similarities of the sentences found."""
+    def search(self, query: str) -> tuple[list[tuple[Chunk, float, float, float]], DenseHits]:
+        """(chunk, fused, bm25, vector) in rank order, and what the vector side found."""
         bm25 = self._bm25(query) if self.bm25_weight > 0 else np.zeros(len(self.index.chunks))
-        vectors, sentences = self._vectors(query)
+        dense = self._vectors(query)
+        vectors = dense.chunks
         bm25_max = float(bm25.max()) if len(bm25) else 0.0
         vec_max = max(vectors.values(), default=0.0)
         top_lexical = np.argsort(-bm25)[: self.candidates] if bm25_max > 0 else []
@@ -147,18 +152,18 @@ class HybridRetriever(BaseRetriever):
         if item is not None:  # the outline item or section asked for leads, whatever its words
             top = scored[0][1] if scored else 1.0
             scored = [(item, top, 0.0, 0.0)] + [row for row in scored if row[0] is not item]
-        return scored[: self.k], sentences
+        return scored[: self.k], dense
 
     def _get_relevant_documents(
         self, query: str, *, run_manager: CallbackManagerForRetrieverRun
     ) -> list[Document]:
-        ranked, sentences = self.search(query)
+        ranked, dense = self.search(query)
         return [
             Document(
                 page_content=chunk.text,
                 metadata={**chunk.metadata(), "score": fused, "bm25": bm25, "vector": vector,
-                          "subsections": self._subsections(chunk), "sentences": sentences.get(chunk.chunk_id, {}),
-                          ON_TOPIC: sentences.get(ON_TOPIC)},
+                          "subsections": self._subsections(chunk), "sentences": dense.sentences.get(chunk.chunk_id, {}),
+                          ON_TOPIC: dense.on_topic},
             )
             for chunk, fused, bm25, vector in ranked
         ]
