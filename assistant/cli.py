@@ -42,7 +42,7 @@ def _history(raw: Optional[str]) -> list[tuple[str, str]]:
         data = json.loads(raw)
         if not all(isinstance(t, list) and len(t) == 2 and all(isinstance(x, str) for x in t) for t in data):
             raise ValueError
-    except (ValueError, TypeError):
+    except (ValueError, TypeError, RecursionError):  # (a list nested thousands deep)
         raise UserError('--history must be JSON like [["问题", "回答"], ...]') from None
     return [tuple(t) for t in data]
 
@@ -172,10 +172,11 @@ def evaluate(
     from assistant import runs
     from assistant.evaluate import dump_json, load_eval_set, run_eval
 
-    loaded = load_eval_set(eval_set)
+    settings = _settings(persist_dir=persist, chroma_host=chroma_host, chroma_port=chroma_port)
+    loaded = load_eval_set(eval_set, settings.max_question_chars)
     for error in loaded.errors:
         print(f"skipped {eval_set}: {error}", file=sys.stderr)
-    assistant = open_assistant(_settings(persist_dir=persist, chroma_host=chroma_host, chroma_port=chroma_port))
+    assistant = open_assistant(settings)
     with Progress(transient=True, disable=not sys.stderr.isatty()) as bar:
         task = bar.add_task("评测", total=len(loaded.items))
         warned: list[str] = []

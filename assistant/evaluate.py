@@ -72,19 +72,43 @@ class EvalRun(BaseModel):
 class LoadReport(BaseModel):
     items: list[EvalItem]
     errors: list[str]  # "line N: field: problem", one per bad row
+    lines: list[int] = Field(default_factory=list)  # each item's line in the file
 
 
 def load_jsonl(path: Path) -> LoadReport:
-    items: list[EvalItem] = []
+    found: list[tuple[int, EvalItem]] = []
     errors: list[str] = []
-    for number, line in enumerate(path.read_text(encoding="utf-8-sig").splitlines(), start=1):
+    for number, line in enumerate(_read_text(path).splitlines(), start=1):
         if not line.strip():
             continue
         try:
-            items.append(EvalItem.model_validate_json(line))
+            found.append((number, EvalItem.model_validate_json(line)))
         except ValidationError as exc:
             errors.extend(_describe(number, exc))
-    return LoadReport(items=items, errors=errors)
+    return _report(found, errors)
+
+
+def _report(found: list[tuple[int, EvalItem]], errors: list[str]) -> LoadReport:
+    """Every validated row, with its line number; `runnable` decides which of them can run."""
+    return LoadReport(items=[item for _, item in found], errors=errors, lines=[line for line, _ in found])
+
+
+def runnable(report: LoadReport, max_question_chars: int | None) -> LoadReport:
+    """The rows that can run: a question with no words or longer than the assistant takes, or an
+    id used before, is skipped with its line number (clicking a row must open that row, not the
+    first with its id), and the rest run."""
+    items, errors, first_line = [], list(report.errors), {}
+    for line, item in zip(report.lines, report.items):
+        if not any(ch.isalnum() for ch in item.question):
+            errors.append(f"line {line}: question: has no words in it")
+        elif max_question_chars and len(item.question) > max_question_chars:
+            errors.append(f"line {line}: question: too long ({len(item.question)} characters; the limit is {max_question_chars})")
+        elif item.id in first_line:
+            errors.append(f"line {line}: id: '{item.id}' is already used on line {first_line[item.id]}")
+        else:
+            first_line[item.id] = line
+            items.append(item)
+    return LoadReport(items=items, errors=errors, lines=[first_line[i.id] for i in items])
 
 
 def _describe(line: int, exc: ValidationError) -> list[str]:
@@ -130,7 +154,7 @@ def _csv_row(row: dict) -> dict:
 def load_csv(path: Path) -> LoadReport:
     """Same columns as the JSONL set; `must_include`/`evidence` split on `|`; `history` as JSON
     (`[["问", "答"], ...]`). Line numbers are those of the file, the header being line 1."""
-    items: list[EvalItem] = []
+    found: list[tuple[int, EvalItem]] = []
     errors: list[str] = []
     reader = csv.DictReader(io.StringIO(_read_text(path), newline=""))
     try:
@@ -146,24 +170,24 @@ def load_csv(path: Path) -> LoadReport:
             if not fields:
                 continue
             try:
-                items.append(EvalItem.model_validate(fields))
+                found.append((line, EvalItem.model_validate(fields)))
             except ValidationError as exc:
                 errors.extend(_describe(line, exc))
     except csv.Error as exc:
         errors.append(f"line {reader.line_num}: row: {exc}; the rest of the file was not read")
-    return LoadReport(items=items, errors=errors)
+    return _report(found, errors)
 
 
 LOADERS: dict[str, Callable[[Path], LoadReport]] = {".jsonl": load_jsonl, ".csv": load_csv}
 
 
-def load_eval_set(path: Path) -> LoadReport:
+def load_eval_set(path: Path, max_question_chars: int | None = None) -> LoadReport:
     if not path.is_file():
         raise UserError(f"evaluation set not found: {path}")
     loader = LOADERS.get(path.suffix.lower())
     if loader is None:
         raise UserError(f"unsupported evaluation set format '{path.suffix}' (use {', '.join(LOADERS)})")
-    report = loader(path)
+    report = runnable(loader(path), max_question_chars)
     if not report.items:
         raise UserError(f"no valid items in {path}" + (f": {report.errors[0]}" if report.errors else ""))
     return report

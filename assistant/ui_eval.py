@@ -177,7 +177,9 @@ def eval_tab(assistant, settings: Settings) -> None:
         source = uploaded or chosen
         if not source:
             raise UserError("先选择一个评测集，或上传 JSONL / CSV 文件")
-        loaded = load_eval_set(Path(source))
+        loaded = load_eval_set(Path(source), settings.max_question_chars)
+        if loaded.errors:
+            gr.Warning(f"跳过了 {len(loaded.errors)} 行，其余照常评测。第一行的问题：{loaded.errors[0]}")
         progress((0, len(loaded.items)), desc="评测中")
         run = run_eval(assistant.ask, loaded.items, lambda done, total: progress((done, total), desc="评测中"))
         stored = runs.record(assistant, run, loaded, Path(source).name)

@@ -61,6 +61,7 @@ def test_persist_flag_and_environment_choose_the_index(workdir, tmp_path):
         ("ask", ""),
         ("ask", "   "),
         ("ask", "杭州", "--history", "not json"),
+        ("ask", "杭州", "--history", "[" * 3000 + "]" * 3000),  # nested past Python's recursion limit
         ("ask",),
         ("nonsense",),
         ("eval", "--set", "/no/such/file.jsonl"),
@@ -112,3 +113,18 @@ def test_info_names_the_index_embedding_and_mode(workdir):
     result = run("info", cwd=workdir)
     assert result.returncode == 0
     assert "hashing" in result.stdout and "extractive" in result.stdout and "1 documents" in result.stdout
+
+
+def test_eval_skips_a_bad_row_by_line_and_runs_the_rest(workdir, tmp_path):
+    items = [
+        {"id": "1", "question": "杭州有多少个产业集群？", "answerable": True, "must_include": ["124"]},
+        {"id": "2", "question": "长" * 3000, "answerable": True},
+        {"id": "1", "question": "宁波有多少个产业集群？", "answerable": True},
+    ]
+    path = tmp_path / "set.jsonl"
+    path.write_text("\n".join(json.dumps(i, ensure_ascii=False) for i in items), encoding="utf-8")
+    result = run("eval", "--set", str(path), "--json", cwd=workdir)
+    assert result.returncode == 0, result.stderr
+    assert [i["id"] for i in json.loads(result.stdout)["items"]] == ["1"]
+    assert f"skipped {path}: line 2: question: too long" in result.stderr
+    assert f"skipped {path}: line 3: id: '1' is already used on line 1" in result.stderr

@@ -69,3 +69,36 @@ def test_bad_rows_are_reported_with_line_and_field_and_skipped(tmp_path):
     assert [i.id for i in report.items] == ["1"]
     assert report.errors[0].startswith("line 2:")
     assert any(e.startswith("line 3: answerable") for e in report.errors)
+
+
+def test_a_blank_or_overlong_question_and_a_reused_id_are_skipped_by_line_and_the_rest_run(tmp_path):
+    from assistant.evaluate import load_eval_set
+
+    path = tmp_path / "set.jsonl"
+    path.write_text(
+        '{"id": "1", "question": "杭州有多少个产业集群？", "answerable": true}\n'
+        '{"id": "2", "question": "   ", "answerable": true}\n'
+        '{"id": "3", "question": "' + "长" * 50 + '", "answerable": true}\n'
+        '{"id": "1", "question": "宁波呢？", "answerable": true}\n'
+        '{"id": "4", "question": "温州呢？", "answerable": true}\n',
+        encoding="utf-8",
+    )
+    report = load_eval_set(path, max_question_chars=40)
+    assert [i.id for i in report.items] == ["1", "4"] and report.lines == [1, 5]
+    assert report.errors == [
+        "line 2: question: has no words in it",
+        "line 3: question: too long (50 characters; the limit is 40)",
+        "line 4: id: '1' is already used on line 1",
+    ]
+
+
+def test_a_binary_set_is_refused_in_one_line(tmp_path):
+    import pytest
+
+    from assistant.errors import UserError
+    from assistant.evaluate import load_eval_set
+
+    path = tmp_path / "set.jsonl"
+    path.write_bytes(bytes(range(256)) * 4)
+    with pytest.raises(UserError, match="neither UTF-8 nor GB18030"):
+        load_eval_set(path)
