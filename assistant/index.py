@@ -257,6 +257,8 @@ def _build_index(settings: Settings, rebuild: bool, progress: Progress | None) -
     digests = {name: file_digest(path) for name, path in files.items()}
     previous = _previous_manifest(persist)
     previous_build = current_build(persist)
+    if previous_build is not None:  # what a killed build left behind goes now, not after the next good one
+        _prune(settings, {previous_build.name})
     plan = plan_changes(settings, previous, previous_build, digests, rebuild)
     if plan.nothing_to_do:
         return BuildReport(previous, skipped=True, seconds=time.perf_counter() - started)

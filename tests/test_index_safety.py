@@ -280,3 +280,13 @@ def test_a_build_that_a_process_answers_from_is_not_pruned_until_it_lets_go(depl
     gc.collect()  # (the fixture's own Assistant held the same build until it is collected)
     build_index(deployment, rebuild=True)
     assert not first.exists()
+
+
+def test_what_a_killed_build_left_is_cleaned_up_by_the_next_index_even_with_nothing_to_do(deployment):
+    deployment, _ = deployment
+    half = deployment.persist_dir / "builds" / "20200101T000000-dead00"
+    (half / "chroma").mkdir(parents=True)
+    (half / "chunks.jsonl").write_text("{", encoding="utf-8")
+    (deployment.persist_dir / ".CURRENT.20200101T000000-dead00.tmp").write_text("x", encoding="utf-8")
+    assert build_index(deployment).skipped
+    assert not half.exists() and not list(deployment.persist_dir.glob(".CURRENT.*.tmp"))
