@@ -29,8 +29,8 @@ from assistant.chunk import PATH_SEPARATOR
 from assistant.features import SENTENCE_FEATURES, question_row, sentence_rows
 from assistant.normalize import compact
 from assistant.outline import asked_item, heading_number, item_mark
-from assistant.retrieve import ON_TOPIC
 from assistant.query import FOUNDING, NAMED_SECTION, YEAR, Query, title_coverage
+from assistant.retrieve import ON_TOPIC
 from assistant.sentences import clause_spans
 
 _MONEY_WORDS = re.compile(r"产值|成交额|收入|销售|总额|规模")
