@@ -236,7 +236,7 @@ def info(
     """Versions, corpus, index state, embedding and answer mode."""
     from importlib.metadata import PackageNotFoundError, version
 
-    from assistant.index import read_manifest
+    from assistant.index import current_build, index_damage, read_manifest
     from assistant.ranking import current_model_meta
 
     settings = _settings(persist_dir=persist, chroma_host=chroma_host, chroma_port=chroma_port)
@@ -247,10 +247,17 @@ def info(
             print(f"{package:22} not installed")
     print(f"{'corpus':22} {settings.corpus_dir.resolve()}")
     print(f"{'index':22} {settings.persist_dir.resolve()}")
-    manifest = read_manifest(settings.persist_dir)
-    if manifest is None:
-        print(f"{'index state':22} missing (run `assistant index`)")
+    try:
+        manifest = read_manifest(settings.persist_dir)
+    except UserError as exc:  # a manifest that does not read
+        manifest, damage = None, str(exc)
     else:
+        damage = manifest and index_damage(settings, current_build(settings.persist_dir), manifest)
+    if damage:
+        print(f"{'index state':22} damaged: {damage} (run `assistant index` to repair it)")
+    elif manifest is None:
+        print(f"{'index state':22} missing (run `assistant index`)")
+    if manifest is not None:
         print(f"{'index state':22} {len(manifest.documents)} documents, {manifest.chunks} chunks, built {manifest.built_at}")
         print(f"{'embedding':22} {manifest.embedding['kind']}:{manifest.embedding['model']}")
         print(f"{'vectors':22} {manifest.vector_store}, collection {manifest.collection}")

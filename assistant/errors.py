@@ -11,3 +11,11 @@ class IndexMissingError(UserError):
 
 class IndexMismatchError(UserError):
     pass
+
+
+class IndexDamaged(UserError):
+    """A build file or collection is not what the build wrote; `assistant index` builds anew."""
+
+    def __init__(self, what: str) -> None:
+        super().__init__(f"the index is damaged ({what}); run `assistant index` to repair it")
+        self.what = what

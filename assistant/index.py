@@ -22,6 +22,7 @@ and `--rebuild` always is one.
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import json
 import os
 import re
@@ -50,7 +51,7 @@ from assistant.embeddings import (
     SentenceTransformerEmbeddings,
     choose_kind,
 )
-from assistant.errors import IndexMismatchError, IndexMissingError, UserError
+from assistant.errors import IndexDamaged, IndexMismatchError, IndexMissingError, UserError
 from assistant.lexical import LexicalIndex
 from assistant.lexicon import corpus_terms
 from assistant.normalize import compact
@@ -93,6 +94,7 @@ class Manifest(BaseModel):
     vector_store: str = EMBEDDED  # or the Chroma server's http://host:port
     documents: dict[str, DocumentEntry]
     chunks: int
+    files: dict[str, str] = {}  # every build file outside chroma/ → "size:sha256", checked on open
     fitted_chunks: int = 0  # chunks the vocabulary and hashing IDF were fitted on (last full build)
     updated_chunks: int = 0  # chunks added or removed by updates since that fit
     seconds: float = 0.0
@@ -125,8 +127,8 @@ def current_build(persist: Path) -> Path | None:
     return build if (build / MANIFEST).is_file() else None
 
 
-def _damaged(what: str) -> UserError:
-    return UserError(f"the index is damaged ({what}); run `assistant index --rebuild`")
+def _damaged(what: str) -> IndexDamaged:
+    return IndexDamaged(what)
 
 
 def _manifest_at(build: Path) -> Manifest:
@@ -273,6 +275,7 @@ def _build_index(settings: Settings, rebuild: bool, progress: Progress | None) -
         shutil.rmtree(build, ignore_errors=True)
         raise
     manifest.seconds = round(time.perf_counter() - started, 3)
+    manifest.files = _file_digests(build)
     (build / MANIFEST).write_text(manifest.model_dump_json(indent=2))
     _switch(persist, build_id)
     _prune(settings, {build_id} | ({previous_build.name} if previous_build else set()))
@@ -326,6 +329,7 @@ def plan_changes(
         else f"vectors move from {previous.vector_store} to {vector_location(settings)}"
         if previous.vector_store != vector_location(settings)
         else "previous build has no stored tokens" if not (previous_build / TOKENS).is_file()
+        else f"the index is damaged: {damage}, so it is built again" if (damage := index_damage(settings, previous_build, previous))
         else ""
     )
     if reason:
@@ -339,6 +343,40 @@ def plan_changes(
         removed=tuple(sorted(set(old) - set(digests))),
         unchanged=tuple(n for n in names if old.get(n) == digests[n]),
     )
+
+
+def _file_digests(build: Path) -> dict[str, str]:
+    skip = {MANIFEST, READER_LOCK}
+    return {
+        path.relative_to(build).as_posix(): f"{path.stat().st_size}:{hashlib.sha256(path.read_bytes()).hexdigest()}"
+        for path in sorted(build.rglob("*"))
+        if path.is_file() and path.name not in skip and "chroma" not in path.relative_to(build).parts
+    }
+
+
+def _file_damage(build: Path, manifest: Manifest) -> str | None:
+    """The first build file that is missing or not as the manifest recorded it."""
+    for name, recorded in manifest.files.items():
+        path = build / name
+        if not path.is_file():
+            return f"{name} is missing"
+        size, _, digest = recorded.partition(":")
+        if path.stat().st_size != int(size) or hashlib.sha256(path.read_bytes()).hexdigest() != digest:
+            return f"{name} is not the file this build wrote"
+    return None
+
+
+def index_damage(settings: Settings, build: Path, manifest: Manifest) -> str | None:
+    """What is wrong with a build: a file against the manifest, or its Chroma collections."""
+    found = _file_damage(build, manifest)
+    if found:
+        return found
+    try:
+        _open_vectors(settings, build, manifest, None)
+        _open_units(settings, build, manifest, None)
+    except IndexDamaged as exc:
+        return exc.what
+    return None
 
 
 def _needs_refit(previous: Manifest, plan: ChangePlan, fresh: dict[str, "IngestedDocument"]) -> bool:
@@ -629,15 +667,11 @@ def _drop_vectors(settings: Settings, build: Path) -> None:
 def _open_vectors(settings: Settings, build: Path, manifest: Manifest, embeddings):
     """The build's Chroma collection, checked to hold every chunk: a damaged store would fail
     mid-query, and an emptied one (Chroma recreates it silently) would answer from BM25 alone."""
-    import sqlite3
-
-    from chromadb.errors import ChromaError
-
     try:
         store = vector_store(settings, build, manifest.collection, embeddings)
         count = store._collection.count()
-    except (ChromaError, sqlite3.DatabaseError, OSError) as exc:
-        raise _damaged(f"Chroma store: {str(exc).splitlines()[0] if str(exc) else exc.__class__.__name__}") from None
+    except Exception as exc:  # a store Chroma cannot open is damaged, whatever Chroma raises for it
+        raise _damaged(f"Chroma store: {_first_line(exc)}") from None
     if count != manifest.chunks:
         raise _damaged(f"Chroma holds {count} of {manifest.chunks} chunks")
     return store
@@ -645,10 +679,6 @@ def _open_vectors(settings: Settings, build: Path, manifest: Manifest, embedding
 
 def _open_units(settings: Settings, build: Path, manifest: Manifest, embeddings):
     """The build's sentence units and their Chroma collection, checked to match."""
-    import sqlite3
-
-    from chromadb.errors import ChromaError
-
     try:
         found = read_units(build)
     except (OSError, ValueError, KeyError, TypeError) as exc:
@@ -659,7 +689,7 @@ def _open_units(settings: Settings, build: Path, manifest: Manifest, embeddings)
     try:
         store = vector_store(settings, build, sentence_collection(manifest.build_id), embeddings)
         count = store._collection.count()
-    except (ChromaError, sqlite3.DatabaseError, OSError) as exc:
+    except Exception as exc:  # a store Chroma cannot open is damaged, whatever Chroma raises for it
         raise _damaged(f"Chroma sentence store: {_first_line(exc)}") from None
     if count != len(units):
         raise _damaged(f"Chroma holds {count} of {len(units)} sentences")
@@ -716,6 +746,8 @@ class LoadedIndex:
             held.close()
             return cls.open(settings)
         manifest = _manifest_at(build)  # this build's, even if a rebuild switches CURRENT meanwhile
+        if damage := _file_damage(build, manifest):
+            raise _damaged(damage)
         spec = manifest.embedding_spec
         if settings.embedding != "auto" and settings.embedding != spec.kind:
             raise IndexMismatchError(

@@ -82,9 +82,9 @@ def test_an_empty_or_missing_corpus_is_a_user_error(tmp_path):
         build_index(make_settings(tmp_path, tmp_path / "nowhere"))
 
 
-def test_damaged_index_files_name_the_rebuild_command(tmp_path, small_corpus):
+def test_damaged_index_files_name_the_command_that_repairs_them(tmp_path, small_corpus):
     settings = make_settings(tmp_path, small_corpus)
     build_index(settings)
     shutil.rmtree(current_build(settings.persist_dir) / "lexical")
-    with pytest.raises(UserError, match="assistant index --rebuild"):
+    with pytest.raises(UserError, match=r"lexical/.* is missing\); run `assistant index` to repair it"):
         LoadedIndex.open(settings)
