@@ -108,5 +108,5 @@ def test_eval_runs_killed_mid_write_keep_every_acknowledged_run_and_list_no_half
     for run_id in listed:
         stored = load(settings, run_id)
         folder = settings.data_dir / "eval_runs" / run_id
-        assert {p.name for p in folder.iterdir()} == {"run.json", "results.csv", "metrics.json", "report.html"}
+        assert {p.name for p in folder.iterdir()} == {"run.json", "meta.json", "results.csv", "metrics.json", "report.html"}
         assert [item.id for item in stored.run.items] == ["a", "b", "c", "d"]

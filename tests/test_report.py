@@ -74,7 +74,7 @@ def test_a_saved_run_is_listed_and_loads_by_id_or_folder(tmp_path):
     runs.save(settings, older)
     folder = runs.save(settings, newer)
     assert folder == settings.data_dir / "eval_runs" / "20250102-000000-bbbb"
-    assert {p.name for p in folder.iterdir()} == {"run.json", "results.csv", "metrics.json", "report.html"}
+    assert {p.name for p in folder.iterdir()} == {"run.json", "meta.json", "results.csv", "metrics.json", "report.html"}
     assert [m.id for m in runs.list_runs(settings)] == ["20250102-000000-bbbb", "20250101-000000-aaaa"]
     assert runs.load(settings, "20250101-000000-aaaa") == older
     assert runs.load(settings, str(folder)) == newer
@@ -140,3 +140,21 @@ def test_eval_out_writes_the_three_files_and_keeps_the_run(report_settings, repo
     compared = cli_runner.run("eval", "compare", kept.name, str(out), env=env)
     assert compared.returncode == 0, compared.stderr
     assert "answer_accuracy" in compared.stdout and "broken (0)" in compared.stdout
+
+
+def test_listing_runs_reads_each_runs_small_meta_file_never_its_items(tmp_path):
+    settings = make_settings(tmp_path, tmp_path / "corpus")
+    ids = [f"20250101-0000{i:02d}-aaaa" for i in range(50)]
+    for run_id in ids:
+        runs.save(settings, stored_run(run_id, MIXED))
+    for run_id in ids:  # a listing that parsed run.json would now leave every run out
+        (settings.data_dir / "eval_runs" / run_id / "run.json").write_text("{not json", encoding="utf-8")
+    assert [m.id for m in runs.list_runs(settings)] == sorted(ids, reverse=True)
+
+
+def test_a_run_kept_before_meta_files_is_listed_and_given_one(tmp_path):
+    settings = make_settings(tmp_path, tmp_path / "corpus")
+    folder = runs.save(settings, stored_run("20250101-000000-aaaa", MIXED))
+    (folder / "meta.json").unlink()
+    assert [m.id for m in runs.list_runs(settings)] == ["20250101-000000-aaaa"]
+    assert (folder / "meta.json").is_file()
