@@ -69,7 +69,6 @@ STAGES = {
     "lexical index written": lambda build: (build / "lexical").is_dir(),
     "chunks written": lambda build: (build / "chunks.jsonl").is_file(),
 }
-LAST_STAGE = "chunks written"  # a moment before the switch: on a fast machine the kill may land after it
 
 
 def _kill_at(settings, stage: str) -> Path:
@@ -101,8 +100,10 @@ def test_a_rebuild_killed_at_any_stage_leaves_the_previous_index_answering(deplo
     for stage in STAGES:
         leftover = _kill_at(settings, stage)
         current = current_build(settings.persist_dir).name
-        if current != answering:  # the kill came after the atomic switch: the new build is whole
-            assert stage == LAST_STAGE and current == leftover.name and (leftover / MANIFEST).is_file(), stage
+        if current != answering:  # the kill came after the atomic switch (the last writes take
+            # milliseconds, so on a fast machine this can happen at the later stages): the new build is whole
+            assert current == leftover.name and (leftover / MANIFEST).is_file(), stage
+            assert LoadedIndex.open(settings).manifest.build_id == current, stage
             answering = current
         else:
             leftovers.append(leftover)
