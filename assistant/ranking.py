@@ -1,17 +1,19 @@
-"""What `assistant tune` learns, and how answering uses it: a query adapter and two linear models.
+"""What `assistant tune` learns, and how answering uses it: a query adapter and three classifiers.
 
 - The adapter is a square matrix applied to the question's vector before the sentence search:
   trained on question → evidence-sentence pairs, it moves the report's own sentences toward the
   ways officials ask about them.
 - The sentence ranker scores each candidate sentence from features (the adapted vector's
   similarity, BM25, the hand-written coverage score, numbers and units, the passage's rank…);
-  the decliner says, from features of the best candidate, whether the report answers at all.
+  the decliner says, from features of the best candidate, whether the report answers at all;
+  the topic model, from the question's own vector, how much it sounds like what the report answers.
 
-Both are small neural networks (one hidden layer) fitted by scikit-learn at tuning time and
-stored as plain weights, so answering needs numpy only; they beat logistic regressions on the
-same cross-fitted features (sentence top-1 0.875 against 0.852; the decliner kept 0.92 of the
-answerable questions against 0.88, declining 0.82 of the others against 0.84). A model lives in `<index>/models/<training hash>/`; the file
-`<index>/MODEL` names the one in use.
+The ranker and the decliner are small neural networks (one hidden layer), the topic model a
+logistic regression, all fitted by scikit-learn at tuning time and stored as plain weights, so
+answering needs numpy only. The networks beat logistic regressions on the same cross-fitted
+features (sentence top-1 0.875 against 0.852; the decliner kept 0.92 of the answerable questions
+against 0.88, declining 0.82 of the others against 0.84). A model lives in
+`<index>/models/<training hash>/`; the file `<index>/MODEL` names the one in use.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -39,11 +41,16 @@ class Network:
     weights: list[list[list[float]]]
     biases: list[list[float]]
 
+    def __post_init__(self) -> None:
+        # as arrays once, not on every question
+        self._mean, self._scale = np.asarray(self.mean), np.asarray(self.scale)
+        self._layers = [(np.asarray(w), np.asarray(b)) for w, b in zip(self.weights, self.biases)]
+
     def logit(self, rows: np.ndarray) -> np.ndarray:
-        h = (rows - np.asarray(self.mean)) / np.asarray(self.scale)
-        for depth, (w, b) in enumerate(zip(self.weights, self.biases)):
-            h = h @ np.asarray(w) + np.asarray(b)
-            if depth < len(self.weights) - 1:
+        h = (rows - self._mean) / self._scale
+        for depth, (w, b) in enumerate(self._layers):
+            h = h @ w + b
+            if depth < len(self._layers) - 1:
                 h = np.maximum(h, 0.0)
         return h[:, 0]
 
@@ -76,7 +83,7 @@ class TrainedModel:
         shutil.rmtree(staging, ignore_errors=True)
         staging.mkdir(parents=True)
         np.save(staging / "adapter.npy", self.adapter.astype(np.float32))
-        doc = {"ranker": self.ranker.__dict__, "decliner": self.decliner.__dict__, "topic": self.topic.__dict__,
+        doc = {"ranker": asdict(self.ranker), "decliner": asdict(self.decliner), "topic": asdict(self.topic),
                "threshold": self.threshold, "topic_threshold": self.topic_threshold, "meta": self.meta}
         (staging / "model.json").write_text(json.dumps(doc, ensure_ascii=False, indent=1), encoding="utf-8")
         shutil.rmtree(folder, ignore_errors=True)  # (only a forced retrain replaces a model)
