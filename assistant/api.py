@@ -1,9 +1,11 @@
-"""The HTTP server: `POST /api/ask`, `GET /api/health`, and the chat UI mounted at `/`.
+"""The HTTP server: `POST /api/ask`, `GET /api/health`, the OpenAI chat API under `/v1`
+(assistant.openai_api) and the chat UI mounted at `/`.
 
 `/api/ask` returns exactly `Answer.model_dump()`, the JSON of `assistant ask --json`. Every
-bad request is a 4xx `{"error": "..."}`; nothing answers with a traceback. Two small ASGI
-layers guard everything, UI included: a request-body size limit and, when `Settings.auth`
-is set, HTTP Basic login (browsers prompt for it; `curl -u user:pass` works).
+bad request is a 4xx `{"error": "..."}` (under /v1, OpenAI's error object); nothing answers
+with a traceback. Two small ASGI layers guard everything, UI included: a request-body size
+limit and, when `Settings.auth` or `Settings.api_keys` is set, a login: HTTP Basic (browsers
+prompt for it; `curl -u user:pass` works) or a bearer API key (what OpenAI clients send).
 """
 
 from __future__ import annotations
@@ -26,6 +28,8 @@ from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from assistant.errors import UserError
+from assistant.openai_api import EXAMPLE as OPENAI_EXAMPLE
+from assistant.openai_api import error_body, install, is_openai_path
 from assistant.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -49,6 +53,19 @@ def parse_auth(raw: str) -> list[tuple[str, str]]:
     return pairs
 
 
+def parse_api_keys(raw: str) -> list[str]:
+    """`key[,key2]` → keys; an empty or spaced key is a settings error (it could never be sent)."""
+    keys = [key.strip() for key in raw.split(",")]
+    if not all(keys) or any(ch.isspace() for key in keys for ch in key):
+        raise UserError('ASSISTANT_API_KEYS must look like "key[,key2]" with no spaces inside a key')
+    return keys
+
+
+def error_payload(path: str, status: int, message: str, param: str | None = None) -> dict:
+    """The error JSON for a path: OpenAI's object under /v1 (its clients parse it), else `{"error": message}`."""
+    return error_body(status, message, param) if is_openai_path(path) else {"error": message}
+
+
 async def _send_json(send: Send, status: int, payload: dict, headers: list[tuple[bytes, bytes]] = ()) -> None:
     body = json.dumps(payload, ensure_ascii=False).encode()
     await send({
@@ -68,7 +85,7 @@ class BodyLimit:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
-        too_big = {"error": f"request body is larger than {self.limit} bytes"}
+        too_big = error_payload(scope["path"], 413, f"request body is larger than {self.limit} bytes")
         declared = dict(scope["headers"]).get(b"content-length")
         if declared is not None and (not declared.isdigit() or int(declared) > self.limit):
             return await _send_json(send, 413, too_big)
@@ -95,17 +112,28 @@ class BodyLimit:
         await self.app(scope, replay, send)
 
 
-class BasicAuth:
-    """HTTP Basic login in front of every path (UI, its websocket-free queue, and the API)."""
+class Login:
+    """HTTP Basic login (`ASSISTANT_AUTH`) or a bearer API key (`ASSISTANT_API_KEYS`) in front of
+    every path (UI, its websocket-free queue, and the APIs): either credential opens all of it."""
 
-    def __init__(self, app: ASGIApp, users: list[tuple[str, str]]) -> None:
-        self.app, self.users = app, users
+    def __init__(self, app: ASGIApp, users: list[tuple[str, str]], keys: list[str]) -> None:
+        self.app, self.users, self.keys = app, users, [key.encode() for key in keys]
 
     def _allowed(self, header: bytes | None) -> bool:
-        if not header or not header[:6].lower() == b"basic ":
-            return False
+        scheme, _, credentials = (header or b"").partition(b" ")
+        if scheme.lower() == b"bearer":
+            return self._key(credentials.strip())
+        return scheme.lower() == b"basic" and self._user(credentials.strip())
+
+    def _key(self, token: bytes) -> bool:
+        ok = False
+        for key in self.keys:  # compare against every key so timing reveals nothing
+            ok |= secrets.compare_digest(token, key)
+        return ok
+
+    def _user(self, credentials: bytes) -> bool:
         try:
-            user, _, password = base64.b64decode(header[6:], validate=True).decode("utf-8").partition(":")
+            user, _, password = base64.b64decode(credentials, validate=True).decode("utf-8").partition(":")
         except (binascii.Error, UnicodeDecodeError):
             return False
         ok = False
@@ -120,18 +148,23 @@ class BasicAuth:
             return await self.app(scope, receive, send)
         if scope["type"] == "websocket":
             return await send({"type": "websocket.close", "code": 1008})
-        challenge = [(b"www-authenticate", 'Basic realm="assistant", charset="UTF-8"'.encode())]
-        await _send_json(send, 401, {"error": "login required"}, challenge)
+        # a browser prompts for a Basic login only when there is one to give
+        challenge = 'Basic realm="assistant", charset="UTF-8"' if self.users else 'Bearer realm="assistant"'
+        message = "login required" if not is_openai_path(scope["path"]) else (
+            "missing or wrong API key: send Authorization: Bearer <key> (ASSISTANT_API_KEYS) or a Basic login"
+        )
+        await _send_json(send, 401, error_payload(scope["path"], 401, message), [(b"www-authenticate", challenge.encode())])
 
 
-def _validation_message(exc: RequestValidationError) -> str:
+def _validation_error(exc: RequestValidationError, example: str) -> tuple[str, str | None]:
+    """(one-line message, the field it is about) for a request body that does not validate."""
     error = exc.errors()[0]
     if error.get("type") == "json_invalid":
-        return "request body is not valid JSON"
+        return "request body is not valid JSON", None
     where = ".".join(str(p) for p in error.get("loc", ()) if p != "body")
     if not where:
-        return 'request body must be a JSON object like {"question": "..."} sent as application/json'
-    return f"{where}: {error.get('msg', 'invalid value')}"
+        return f"request body must be a JSON object like {example} sent as application/json", None
+    return f"{where}: {error.get('msg', 'invalid value')}", where
 
 
 def create_app(settings: Settings, assistant=None):
@@ -143,25 +176,31 @@ def create_app(settings: Settings, assistant=None):
 
     assistant = assistant or Assistant(settings)
     users = parse_auth(settings.auth.get_secret_value()) if settings.auth else []
+    keys = parse_api_keys(settings.api_keys.get_secret_value()) if settings.api_keys else []
     limiter = anyio.CapacityLimiter(settings.concurrency)
     app = FastAPI(title="assistant", docs_url=None, redoc_url=None, openapi_url=None)
 
+    def error(request, status: int, message: str, param: str | None = None, headers=None) -> JSONResponse:
+        return JSONResponse(error_payload(request.url.path, status, message, param), status_code=status, headers=headers)
+
     @app.exception_handler(RequestValidationError)
-    async def invalid(_request, exc: RequestValidationError):
-        return JSONResponse({"error": _validation_message(exc)}, status_code=422)
+    async def invalid(request, exc: RequestValidationError):
+        openai = is_openai_path(request.url.path)
+        message, where = _validation_error(exc, OPENAI_EXAMPLE if openai else '{"question": "..."}')
+        return error(request, 400 if openai else 422, message, where)  # OpenAI answers a bad body with 400
 
     @app.exception_handler(HTTPException)
-    async def http_error(_request, exc: HTTPException):
-        return JSONResponse({"error": str(exc.detail)}, status_code=exc.status_code, headers=exc.headers)
+    async def http_error(request, exc: HTTPException):
+        return error(request, exc.status_code, str(exc.detail), headers=exc.headers)
 
     @app.exception_handler(UserError)
-    async def user_error(_request, exc: UserError):
-        return JSONResponse({"error": str(exc)}, status_code=400)
+    async def user_error(request, exc: UserError):
+        return error(request, 400, str(exc))
 
     @app.exception_handler(Exception)
-    async def unexpected(_request, exc: Exception):
+    async def unexpected(request, exc: Exception):
         log.exception("unexpected error in %s", exc.__class__.__name__)
-        return JSONResponse({"error": "internal error; see the server log"}, status_code=500)
+        return error(request, 500, "internal error; see the server log")
 
     @app.post("/api/ask")
     async def ask(request: AskRequest) -> JSONResponse:
@@ -180,6 +219,8 @@ def create_app(settings: Settings, assistant=None):
             "embedding": m.embedding,
             "mode": assistant.mode,
         }
+
+    install(app, assistant, settings.api_model, limiter)
 
     ui = build_ui(assistant, settings)
     # Gradio checks that a file named in a request is one its upload route wrote only once the
@@ -203,8 +244,8 @@ def create_app(settings: Settings, assistant=None):
         **page_options(),
     )
     app.add_middleware(BodyLimit, limit=settings.max_request_bytes)
-    if users:
-        app.add_middleware(BasicAuth, users=users)  # added last, so it runs first
+    if users or keys:
+        app.add_middleware(Login, users=users, keys=keys)  # added last, so it runs first
     return app
 
 
@@ -223,5 +264,6 @@ def serve(settings: Settings) -> None:
 
     sock = listen(settings)
     app = create_app(settings)
-    print(f"serving on http://{settings.host}:{sock.getsockname()[1]}/  (API: /api/ask, /api/health)", flush=True)
+    base = f"http://{settings.host}:{sock.getsockname()[1]}"
+    print(f"serving on {base}/  (API: /api/ask, /api/health; OpenAI API: {base}/v1, model {settings.api_model})", flush=True)
     uvicorn.Server(uvicorn.Config(app, log_level="warning")).run(sockets=[sock])

@@ -278,10 +278,26 @@ def serve(
     chroma_host: Optional[str] = ChromaHostOption,
     chroma_port: Optional[int] = ChromaPortOption,
 ) -> None:
-    """Serve the chat UI and the HTTP API (POST /api/ask, GET /api/health)."""
+    """Serve the chat UI and the HTTP APIs (POST /api/ask, GET /api/health, the OpenAI API under /v1)."""
     from assistant.api import serve as run_server
 
     run_server(_settings(host=host, port=port, persist_dir=persist, chroma_host=chroma_host, chroma_port=chroma_port))
+
+
+@app.command()
+def mcp(
+    persist: Optional[Path] = PersistOption,
+    chroma_host: Optional[str] = ChromaHostOption,
+    chroma_port: Optional[int] = ChromaPortOption,
+) -> None:
+    """Serve the assistant to MCP hosts on stdio (tools ask, search, outline; one resource per document)."""
+    from assistant.mcp_server import serve_stdio
+
+    settings = _settings(persist_dir=persist, chroma_host=chroma_host, chroma_port=chroma_port)
+    try:
+        serve_stdio(settings)
+    except KeyboardInterrupt:  # Ctrl-C in a terminal: stop, no traceback
+        pass
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -62,6 +62,8 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 7860
     auth: SecretStr | None = None
+    api_keys: SecretStr | None = None  # "key[,key2]": bearer keys for OpenAI clients (and any API caller)
+    api_model: str = Field("zhejiang-report", min_length=1)  # the one model /v1/models lists
     max_request_bytes: int = 64 * 1024
     concurrency: int = Field(4, ge=1, le=64)
 
