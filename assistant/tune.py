@@ -101,8 +101,12 @@ def _load(files: list[Path]) -> list[EvalItem]:
 
 
 def _matches(evidence: list[str], text: str) -> bool:
-    flat = compact(text)
-    return any((e := compact(ev)) and (e in flat or (len(flat) >= 6 and flat in e)) for ev in evidence)
+    return _holds([compact(ev) for ev in evidence], compact(text))
+
+
+def _holds(evidence: list[str], flat: str) -> bool:
+    """Whether compacted text `flat` is (part of) one of the compacted evidence strings."""
+    return any(e and (e in flat or (len(flat) >= 6 and flat in e)) for e in evidence)
 
 
 class _Known(Embeddings):
@@ -199,7 +203,9 @@ def cross_fit(settings: Settings, index: LoadedIndex, items: list[EvalItem], tel
     vectors = index.embeddings.matrix(standalone, role="query")
     tell("问题向量化", len(items), len(items))
     sentences = np.load(index.build / "units.npy")
-    positives = [[j for j, u in enumerate(index.units) if _matches(i.evidence, u.text)] if i.answerable else [] for i in items]
+    units = [compact(u.text) for u in index.units]  # compacted once, not once per question
+    evidence = [[compact(ev) for ev in i.evidence] for i in items]
+    positives = [[j for j, u in enumerate(units) if _holds(ev, u)] if i.answerable else [] for i, ev in zip(items, evidence)]
     trainable = [k for k, p in enumerate(positives) if p]
     folds = np.arange(len(items)) % FOLDS
     known = _Known(dict(zip(standalone, vectors)))
