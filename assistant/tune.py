@@ -13,8 +13,8 @@ held-out set. Steps, all deterministic:
    for questions the adapter has not seen;
 4. the sentence ranker (is this candidate an evidence sentence?) and the decliner (is the best
    candidate a right answer, or is the question one the report cannot answer?) are small
-   networks over those features; the decliner's threshold is the one with the best balanced
-   accuracy over the cross-fitted questions. One of the decliner's features is a logistic
+   networks over those features; the decliner's threshold is the one that gets the most
+   cross-fitted questions right. One of the decliner's features is a logistic
    regression on the question's own vector (the topic model): how much it sounds like the
    questions the report answers (weather, exams and other provinces do not), before anything
    is searched.
@@ -45,7 +45,7 @@ from assistant.retrieve import ON_TOPIC, HybridRetriever
 from assistant.sentence_index import Unit, read_units
 from assistant.settings import Settings
 
-TUNE_VERSION = 5  # part of the training hash: a change of features or method retrains
+TUNE_VERSION = 6  # part of the training hash: a change of features or method retrains
 FOLDS = 5
 Progress = Callable[[str, int, int], None]
 RANKER_HIDDEN, DECLINER_HIDDEN = 32, 16  # units of the one hidden layer (measured: see assistant.ranking)
@@ -177,14 +177,21 @@ def _keeping(probs: np.ndarray, labels: np.ndarray, recall: float) -> float:
     return float(np.quantile(probs[labels == 1], 1.0 - recall))
 
 
-def _balanced_threshold(probs: np.ndarray, labels: np.ndarray) -> tuple[float, float]:
-    best = (0.5, 0.0)
+def _threshold(probs: np.ndarray, labels: np.ndarray) -> tuple[float, float]:
+    """The threshold that gets the most cross-fitted questions right, and its balanced accuracy.
+
+    Most right, not best balanced: the training questions mix answerable and unanswerable ones
+    about as officials' questions do (4 to 1), and the balanced point, which weighs the two
+    alike, declined answerable questions the model had ranked right (development sets: answer
+    0.863 → 0.923, refusal 0.951 → 0.918; every question declined before and answered now asks a
+    detail of a subject the report covers, none is off-topic)."""
+    best, best_right = 0.5, -1.0
     for t in np.linspace(0.05, 0.95, 91):
-        said = probs >= t
-        score = 0.5 * (said[labels == 1].mean() + (~said[labels == 0]).mean())
-        if score > best[1] + 1e-9:
-            best = (float(t), float(score))
-    return best
+        right = float(((probs >= t) == (labels == 1)).mean())
+        if right > best_right + 1e-9:
+            best, best_right = float(t), right
+    said = probs >= best
+    return best, float(0.5 * (said[labels == 1].mean() + (~said[labels == 0]).mean()))
 
 
 @dataclass
@@ -257,7 +264,7 @@ def fit_models(fitted: CrossFit):
     # whose best candidate is wrong would be answered wrongly either way, and only blurs the line
     learn = np.array(right)
     decliner = _fit(rows_q[learn], labels_q[learn], QUESTION_FEATURES, DECLINER_HIDDEN)
-    threshold, balanced = _balanced_threshold(decliner.prob(rows_q[learn]), labels_q[learn])
+    threshold, balanced = _threshold(decliner.prob(rows_q[learn]), labels_q[learn])
     topic_threshold = _keeping(np.array(on_topic), labels_q, TOPIC_RECALL)
     return ranker, decliner, threshold, topic_threshold, float(np.mean(hits)), balanced
 
