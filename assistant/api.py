@@ -14,15 +14,17 @@ import base64
 import binascii
 import json
 import logging
+import re
 import secrets
 import socket
 from functools import partial
 from typing import Annotated
 
 import anyio
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -33,6 +35,7 @@ from assistant.openai_api import error_body, install, is_openai_path
 from assistant.settings import Settings
 
 log = logging.getLogger(__name__)
+ALL_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 
 
 class AskRequest(BaseModel):
@@ -112,6 +115,49 @@ class BodyLimit:
         await self.app(scope, replay, send)
 
 
+class PageLanguage:
+    """Serve every HTML page in one language whatever the browser's: `<html lang>` set, and
+    `navigator.language` pinned by a script that runs before Gradio's, which picks its locale
+    (its labels, and the `lang` it sets) from the browser (an English browser got `lang="en"`)."""
+
+    _HTML_LANG = re.compile(rb'(<html\b[^>]*?\blang=")[^"]*(")', re.IGNORECASE)
+
+    def __init__(self, app: ASGIApp, lang: str) -> None:
+        self.app, self.lang = app, lang
+        self.pin = (
+            '<script>(() => { const pinned = {language: %s, languages: [%s]};'
+            " for (const [name, value] of Object.entries(pinned))"
+            " Object.defineProperty(Navigator.prototype, name, {get: () => value, configurable: true}); })();</script>"
+            % (json.dumps(lang), json.dumps(lang))
+        ).encode()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "GET":
+            return await self.app(scope, receive, send)
+        start: Message | None = None
+        body = b""
+
+        async def rewrite(message: Message) -> None:
+            nonlocal start, body
+            if message["type"] == "http.response.start":
+                if not dict(message.get("headers", [])).get(b"content-type", b"").startswith(b"text/html"):
+                    return await send(message)
+                start = message
+                return None
+            if start is None:
+                return await send(message)
+            body += message.get("body", b"")
+            if message.get("more_body", False):
+                return None
+            page = self._HTML_LANG.sub(rb"\g<1>" + self.lang.encode() + rb"\g<2>", body, count=1)
+            page = page.replace(b"<head>", b"<head>" + self.pin, 1)
+            headers = [(k, v) for k, v in start.get("headers", []) if k.lower() != b"content-length"]
+            await send({**start, "headers": [*headers, (b"content-length", str(len(page)).encode())]})
+            await send({"type": "http.response.body", "body": page})
+
+        await self.app(scope, receive, rewrite)
+
+
 class Login:
     """HTTP Basic login (`ASSISTANT_AUTH`) or a bearer API key (`ASSISTANT_API_KEYS`) in front of
     every path (UI, its websocket-free queue, and the APIs): either credential opens all of it."""
@@ -172,7 +218,7 @@ def create_app(settings: Settings, assistant=None):
     import gradio as gr
 
     from assistant.chain import Assistant
-    from assistant.ui import build_ui, page_options
+    from assistant.ui import PAGE_LANG, build_ui, page_options
 
     assistant = assistant or Assistant(settings)
     users = parse_auth(settings.auth.get_secret_value()) if settings.auth else []
@@ -220,6 +266,22 @@ def create_app(settings: Settings, assistant=None):
             "mode": assistant.mode,
         }
 
+    # the UI is mounted at /, so without this an unknown /api path or method reached Gradio's
+    # {"detail": "Not Found"}; here it is a 404 or 405 like every other API error
+    @app.api_route("/api", methods=ALL_METHODS, include_in_schema=False)
+    @app.api_route("/api/{rest:path}", methods=ALL_METHODS, include_in_schema=False)
+    async def no_such_endpoint(request: Request):
+        path = request.url.path
+        allowed = sorted({
+            method for route in app.routes
+            if isinstance(route, APIRoute) and route.endpoint is not no_such_endpoint and route.path_regex.match(path)
+            for method in route.methods
+        })
+        if allowed:
+            raise HTTPException(405, f"{request.method} is not allowed on {path}; use {', '.join(allowed)}",
+                                headers={"Allow": ", ".join(allowed)})
+        raise HTTPException(404, f"no endpoint {request.method} {path}; this server has POST /api/ask and GET /api/health")
+
     install(app, assistant, settings.api_model, limiter)
 
     ui = build_ui(assistant, settings)
@@ -243,6 +305,7 @@ def create_app(settings: Settings, assistant=None):
         app_kwargs={"docs_url": None, "redoc_url": None, "openapi_url": None},  # no schema pages
         **page_options(),
     )
+    app.add_middleware(PageLanguage, lang=PAGE_LANG)
     app.add_middleware(BodyLimit, limit=settings.max_request_bytes)
     if users or keys:
         app.add_middleware(Login, users=users, keys=keys)  # added last, so it runs first

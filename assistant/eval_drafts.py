@@ -2,12 +2,14 @@
 prefilled, reference and must_include to fill) and appends it to a JSONL set they choose.
 
 The file must stay inside the evaluation-set folder or the data folder, whatever the typed path
-says (`..`, absolute paths and symlinks are resolved first). Appending is one O_APPEND write,
-so existing items are never rewritten and a crash loses at most the new line.
+says (`..`, absolute paths and symlinks are resolved first); by default it is in the data folder,
+so drafts never land in the checkout. Appending is one O_APPEND write, so existing items are
+never rewritten and a crash loses at most the new line. Messages are in Chinese: trainers read them.
 """
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -19,6 +21,7 @@ from assistant.feedback import FeedbackItem
 from assistant.settings import Settings
 
 DEFAULT_FILE = "feedback_drafts.jsonl"
+FIELD_NAMES = {"id": "id", "question": "问题", "reference_answer": "参考答案", "category": "类别"}
 
 
 def allowed_folders(settings: Settings) -> list[Path]:
@@ -26,26 +29,49 @@ def allowed_folders(settings: Settings) -> list[Path]:
 
 
 def default_target(settings: Settings) -> str:
-    return str(settings.evals_dir / DEFAULT_FILE)
+    return str(settings.data_dir / DEFAULT_FILE)
 
 
 def draft_id(feedback: FeedbackItem) -> str:
     return f"fb-{feedback.id[:8]}"
 
 
+def drafted(settings: Settings) -> dict[str, str]:
+    """Draft ids already in a JSONL set (the default file and the sets directly in an allowed
+    folder) → the file's name: which 👎 answers a trainer has already turned into items."""
+    files = {Path(default_target(settings)).resolve()}
+    for folder in allowed_folders(settings):
+        if folder.is_dir():
+            files.update(p.resolve() for p in folder.glob("*.jsonl"))
+    found: dict[str, str] = {}
+    for path in sorted(files):
+        try:
+            lines = path.read_text(encoding="utf-8").splitlines() if path.is_file() else []
+        except (OSError, UnicodeDecodeError):
+            continue
+        for line in lines:
+            try:
+                id_ = json.loads(line).get("id") if line.strip() else None
+            except (ValueError, AttributeError):
+                continue
+            if isinstance(id_, str) and id_.startswith("fb-"):
+                found.setdefault(id_, path.name)
+    return found
+
+
 def resolve_target(settings: Settings, raw: str) -> Path:
     """The JSONL file a draft goes to, refused unless it lies inside an allowed folder."""
     raw = (raw or "").strip()
     if not raw:
-        raise UserError("choose the JSONL file the item is appended to")
+        raise UserError("请选择或填写要追加到的 JSONL 文件")
     target = Path(raw).expanduser().resolve()
     folders = allowed_folders(settings)
     if not any(target.is_relative_to(folder) and target != folder for folder in folders):
-        raise UserError(f"{raw} is outside the allowed folders ({', '.join(str(f) for f in folders)})")
+        raise UserError(f"{raw} 不在允许的文件夹内（只能写入：{'、'.join(str(f) for f in folders)}）")
     if target.suffix.lower() != ".jsonl":
-        raise UserError(f"{raw} is not a .jsonl file")
+        raise UserError(f"{raw} 不是 .jsonl 文件")
     if target.is_dir():
-        raise UserError(f"{raw} is a folder")
+        raise UserError(f"{raw} 是一个文件夹，不是文件")
     return target
 
 
@@ -66,7 +92,7 @@ def build_item(
     """A draft's form fields as a validated item; an answerable item needs strings to check."""
     must = split_list(must_include)
     if answerable and not must:
-        raise UserError("fill must_include: the strings a right answer contains, separated by |")
+        raise UserError("请填写 must_include：正确回答必须包含的字符串，用 | 分隔")
     try:
         return EvalItem(
             id=id.strip(),
@@ -78,21 +104,24 @@ def build_item(
             category=category.strip() or None,
         )
     except ValidationError as exc:
-        error = exc.errors()[0]
-        raise UserError(f"{'.'.join(str(p) for p in error['loc'])}: {error['msg']}") from None
+        field = ".".join(str(p) for p in exc.errors()[0]["loc"])
+        raise UserError(f"{FIELD_NAMES.get(field, field)}填写得不对，请检查") from None
 
 
 def append_item(settings: Settings, raw_target: str, item: EvalItem) -> Path:
     """Append `item` as one JSONL line; an id already in the file is refused."""
     if not item.id:
-        raise UserError("the item needs an id")
+        raise UserError("请填写题目的 id")
     target = resolve_target(settings, raw_target)
     try:
         taken = {existing.id for existing in load_jsonl(target).items} if target.is_file() else set()
     except (OSError, UnicodeDecodeError):
-        raise UserError(f"{target} is not a readable UTF-8 JSONL file") from None
+        raise UserError(f"{target} 不是可读的 UTF-8 JSONL 文件") from None
     if item.id in taken:
-        raise UserError(f"{target.name} already has an item with id {item.id}")
+        raise UserError(
+            f"没有追加：{target.name} 里已经有 id 为 {item.id} 的题目（这条反馈已经转成过评测题）。"
+            "同一个 id 只能出现一次；确实要再加一题，请改一个 id。"
+        )
     line = item.model_dump_json(exclude_defaults=True) + "\n"
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -106,5 +135,5 @@ def append_item(settings: Settings, raw_target: str, item: EvalItem) -> Path:
             handle.flush()
             os.fsync(handle.fileno())
     except OSError as exc:
-        raise UserError(f"cannot append to {target}: {exc.strerror or exc}") from None
+        raise UserError(f"无法写入 {target}：{exc.strerror or exc}") from None
     return target

@@ -12,6 +12,7 @@ import csv
 import io
 import json
 import re
+import unicodedata
 import warnings
 from functools import lru_cache
 
@@ -42,6 +43,24 @@ LIST_SEPARATOR = " | "
 CJK_FONTS = ("Noto Sans CJK SC", "Noto Sans CJK JP", "Source Han Sans SC", "WenQuanYi Zen Hei", "Droid Sans Fallback")
 # A spreadsheet treats a cell starting with one of these as a formula.
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+# what trainers read for each metric key (flattened: latency_ms.p50); a key not here shows as it is
+METRIC_NAMES = {
+    "n": "题数",
+    "answer_accuracy": "答案准确率",
+    "citation_accuracy": "引用准确率",
+    "hit_at_1": "首位命中率（hit@1）",
+    "hit_at_5": "前五命中率（hit@5）",
+    "mrr": "平均倒数排名（MRR）",
+    "refusal_accuracy": "拒答准确率",
+    "latency_ms.p50": "延迟中位数（毫秒）",
+    "latency_ms.p95": "延迟 95 分位（毫秒）",
+    "answer_chars.median": "回答长度中位数（字）",
+    "answer_chars.max": "回答最长（字）",
+}
+
+
+def metric_name(key: str) -> str:
+    return METRIC_NAMES.get(key, key)
 
 
 def _cell(value) -> str:
@@ -120,6 +139,7 @@ def highlight(text: str | None, needles: list[str]) -> Markup:
 def _env() -> Environment:
     env = Environment(loader=PackageLoader("assistant", "templates"), autoescape=True, trim_blocks=True, lstrip_blocks=True)
     env.filters["highlight"] = highlight
+    env.filters["metric_name"] = metric_name
     return env
 
 
@@ -237,6 +257,22 @@ class Comparison(BaseModel):
     only_a: list[str]
     only_b: list[str]
 
+    @property
+    def common(self) -> int:
+        """Items (by id) in both runs: B's count less those only in B."""
+        n_b = next((d.b for d in self.deltas if d.metric == "n"), 0)
+        return int(n_b) - len(self.only_b)
+
+    @property
+    def mismatch(self) -> str | None:
+        """A warning when the runs scored different sets: their metrics are not comparable."""
+        if self.a.eval_set == self.b.eval_set:
+            return None
+        return (
+            f"两次运行的评测集不同（A：{self.a.eval_set}，B：{self.b.eval_set}），两边共有 {self.common} 道相同的题；"
+            "指标来自不同的题目，不能直接比较，逐题对比只看这些共有的题。"
+        )
+
 
 def _flatten(data: dict, prefix: str = "") -> dict[str, float]:
     flat: dict[str, float] = {}
@@ -281,18 +317,30 @@ def _number(value: float) -> str:
     return f"{value:g}"
 
 
+def _padded(text: str, width: int) -> str:
+    """`text` padded to `width` columns, a Chinese character taking two (so columns line up)."""
+    used = sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+    return text + " " * max(1, width - used)
+
+
 def comparison_text(c: Comparison) -> str:
+    """The comparison as text (the 评测 tab, `assistant eval compare`): Chinese first, with the
+    English words of the HTML page beside them."""
     lines = [
         f"A  {c.a.id}  {c.a.eval_set}  {c.a.embedding or ''}",
         f"B  {c.b.id}  {c.b.eval_set}  {c.b.embedding or ''}",
-        "",
-        f"{'metric':22}{'A':>10}{'B':>10}{'B−A':>10}",
     ]
-    lines += [f"{d.metric:22}{_number(d.a):>10}{_number(d.b):>10}{d.delta:>+10g}" for d in c.deltas]
-    for title, flips in (("fixed", c.fixed), ("broken", c.broken), ("still failing", c.still_failing)):
+    if c.mismatch:
+        lines += ["", f"⚠ {c.mismatch}"]
+    lines += ["", f"{_padded('指标 metric', 46)}{'A':>10}{'B':>10}{'B−A':>10}"]
+    lines += [
+        f"{_padded(f'{metric_name(d.metric)} {d.metric}', 46)}{_number(d.a):>10}{_number(d.b):>10}{d.delta:>+10g}"
+        for d in c.deltas
+    ]
+    for title, flips in (("修好了 fixed", c.fixed), ("改坏了 broken", c.broken), ("仍未通过 still failing", c.still_failing)):
         lines += ["", f"{title} ({len(flips)})"]
         lines += [f"  {f.id}  [{f.category or UNCATEGORISED}]  {f.question}" for f in flips]
-    for title, ids in (("only in A", c.only_a), ("only in B", c.only_b)):
+    for title, ids in (("只在 A 中 only in A", c.only_a), ("只在 B 中 only in B", c.only_b)):
         if ids:
             lines += ["", f"{title} ({len(ids)}): {', '.join(ids)}"]
     return "\n".join(lines)

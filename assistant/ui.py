@@ -14,7 +14,7 @@ import re
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 
 import gradio as gr
 
@@ -22,6 +22,7 @@ from assistant.answer_models import Answer, Citation
 from assistant.chain import Assistant
 from assistant.errors import UserError
 from assistant.feedback import FeedbackStore
+from assistant.reply import reply_text
 from assistant.settings import Settings
 from assistant.ui_eval import eval_tab
 
@@ -39,7 +40,13 @@ EXAMPLES = [
 STREAM_SPLIT_CHARS = 48
 STREAM_PIECES = 24
 STREAM_PAUSE_S = 0.03
+RESET_WAIT_S = 1.0  # how long 新对话 waits for a streaming answer to stop (a model's delta may take longer)
 MODES = {"extractive": "原文摘录", "llm": "大模型生成"}
+CHINA = timezone(timedelta(hours=8), "北京时间")
+# The page is Chinese whatever the browser's language: Gradio takes its locale, and <html lang>,
+# from the browser (api.PageLanguage pins it), and its zh-CN labels lack these.
+PAGE_LANG = "zh-CN"
+GRADIO_LABELS = {"chatbot.copy_message": "复制", "chatbot.copied_message": "已复制", "chatbot.clear": "清空对话"}
 
 CSS = """
 .answer-text, .passage { white-space: pre-wrap; }
@@ -55,10 +62,31 @@ a.cite-ref { font-weight: 600; text-decoration: none; }
 .extractive { margin-top: .5em; white-space: pre-wrap; }
 .warnings { margin-top: .5em; padding: .35em .7em; border-left: 3px solid #d97706; background: #fef3c7;
   color: #78350f; font-size: .92em; }
+.copy-row { margin-top: .5em; }
+.copy-row .plain-text { display: none; }
+button.copy-answer { font-size: .85em; padding: .15em .6em; border: 1px solid var(--border-color-primary);
+  border-radius: var(--radius-sm); background: var(--background-fill-primary); color: var(--body-text-color); cursor: pointer; }
+#examples { gap: .4em; flex-wrap: wrap; align-items: center; }
+#examples > * { flex: 0 0 auto !important; width: auto !important; }
+.examples-label { font-size: .9em; color: var(--body-text-color-subdued); }
+h1.app-title { font-size: 1.5rem; font-weight: 600; margin: .2em 0 .1em; }
 .status-line { color: var(--body-text-color-subdued); font-size: .9em; }
+#question-count { font-size: .85em; color: var(--body-text-color-subdued); min-height: 1.4em; text-align: right; }
+#question-count.over { color: var(--error-text-color); font-weight: 600; }
+/* 评测 tables: an id never breaks inside (at 8% of a phone's width it wrapped one character a line) */
+:is(#eval-table, #feedback-table) .first-column {
+  width: 7.5em !important; min-width: 7.5em !important; max-width: none !important; flex: 0 0 7.5em !important; }
+:is(#eval-table, #feedback-table) .first-column span { white-space: nowrap; }
+.app-header { padding: 0 !important; gap: .2em !important; }
+@media (max-width: 640px) {
+  h1.app-title { font-size: 1.1rem; margin: 0; }
+  .status-line { font-size: .75rem; line-height: 1.35; }
+  #chat { height: 42vh !important; }
+}
 """
 
-# [n] in an answer opens and scrolls to its passage: one click, no matter how old the answer is
+# [n] in an answer opens and scrolls to its passage: one click, no matter how old the answer is.
+# 复制回答 copies the answer as plain text (reply.reply_text, kept hidden in the message), not its HTML.
 HEAD = """<script>
 document.addEventListener("click", (event) => {
   const link = event.target.closest && event.target.closest("a.cite-ref");
@@ -69,7 +97,41 @@ document.addEventListener("click", (event) => {
   target.open = true;
   target.scrollIntoView({block: "nearest", behavior: "smooth"});
 });
+document.addEventListener("click", async (event) => {
+  const button = event.target.closest && event.target.closest("button.copy-answer");
+  if (!button) return;
+  const text = button.parentElement.querySelector(".plain-text").textContent;
+  try {
+    await navigator.clipboard.writeText(text);
+  } catch (error) {  // no clipboard API over plain http on another machine: the old way
+    const scratch = document.createElement("textarea");
+    scratch.value = text;
+    document.body.appendChild(scratch);
+    scratch.select();
+    document.execCommand("copy");
+    scratch.remove();
+  }
+  button.textContent = "✓ 已复制";
+  setTimeout(() => { button.textContent = "复制回答"; }, 2000);
+});
 </script>"""
+
+# the question box's live count, run in the browser on every change (typing, pasting, clearing)
+COUNT_JS = """(text) => {
+  const out = document.getElementById("question-count");
+  if (!out) return;
+  const limit = Number(out.dataset.limit), used = [...(text || "")].length;
+  const over = used > limit;
+  out.classList.toggle("over", over);
+  out.textContent = over ? `已输入 ${used} 字，超出上限 ${used - limit} 字：请删减后再发送，否则不会发送。`
+                         : (used ? `${used} / ${limit} 字` : "");
+}"""
+
+# after 👍/👎 the comment box opens below the question box: bring it into view (off-screen on a phone)
+SHOW_COMMENT_JS = """() => setTimeout(() => {
+  const box = document.querySelector("#feedback-comment textarea");
+  if (box) { box.scrollIntoView({block: "center"}); box.focus({preventScroll: true}); }
+}, 50)"""
 
 _CITE = re.compile(r"\[(\d+)\]")
 Event = str | Answer
@@ -79,10 +141,22 @@ def page_options() -> dict:
     """What Gradio 6 takes when the app is mounted rather than in Blocks: theme, CSS, script.
 
     System fonts only (the default theme fetches Google Fonts, which these machines cannot reach).
+    Colours darkened to WCAG AA (4.5:1): Gradio's subdued grey and its orange buttons and tab
+    are 1.8–2.8:1 on white.
     """
     fonts = ["Noto Sans CJK SC", "PingFang SC", "Microsoft YaHei", "system-ui", "sans-serif"]
-    theme = gr.themes.Default(font=fonts, font_mono=["Noto Sans Mono CJK SC", "monospace"])
-    return {"theme": theme, "css": CSS, "head": HEAD}
+    theme = gr.themes.Default(font=fonts, font_mono=["Noto Sans Mono CJK SC", "monospace"]).set(
+        color_accent="*primary_700",  # the selected tab's text
+        body_text_color_subdued="*neutral_600",
+        body_text_color_subdued_dark="*neutral_300",
+        button_primary_background_fill="*primary_700",
+        button_primary_background_fill_hover="*primary_800",
+        button_primary_background_fill_dark="*primary_700",
+        button_primary_background_fill_hover_dark="*primary_800",
+        button_primary_text_color="white",
+        input_placeholder_color="*neutral_500",
+    )
+    return {"theme": theme, "css": CSS, "head": HEAD, "i18n": gr.I18n(**{PAGE_LANG: GRADIO_LABELS})}
 
 
 # ---------------------------------------------------------------- rendering (pure functions)
@@ -140,24 +214,51 @@ def render_answer(answer: Answer, turn: int) -> str:
         parts.append('<div class="citations"><div class="citations-title">引用原文（点击展开）</div>')
         parts += [_citation(turn, c) for c in answer.citations]
         parts.append("</div>")
+    parts.append(_copy_button(reply_text(answer)))
     return "".join(parts)
+
+
+def _copy_button(text: str) -> str:
+    """复制回答 and the plain text it copies (the reply of the OpenAI API: answer, then numbered
+    sources with section paths), ready for Word or WeChat instead of the message's HTML."""
+    return (
+        '<div class="copy-row"><button type="button" class="copy-answer">复制回答</button>'
+        f'<pre class="plain-text">{_e(text)}</pre></div>'
+    )
 
 
 def render_partial(text: str) -> str:
     return f'<div class="answer-text">{_e(text)}</div>'
 
 
+def china_time(iso: str) -> str:
+    """An ISO time as officials read it: China time (UTC+8), to the minute; a time without a
+    zone is taken as UTC, the zone the index records."""
+    try:
+        moment = datetime.fromisoformat(iso)
+    except ValueError:
+        return iso
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return f"{moment.astimezone(CHINA):%Y-%m-%d %H:%M}（北京时间）"
+
+
+def matching_words(embedding: dict) -> str:
+    """How passages are found, in words: the model's short name, or 字词匹配 for the hashing
+    embedding (character n-grams, no model)."""
+    kind, model = embedding.get("kind", ""), str(embedding.get("model", ""))
+    if kind == "hashing":
+        return "字词匹配"
+    name = model.split(" (")[0].rstrip("/").rsplit("/", 1)[-1]
+    return f"语义模型 {name}" if name else "语义模型"
+
+
 def status_line(assistant: Assistant) -> str:
     """Which index is answering (the one loaded, not whatever is on disk now) and how."""
     m = assistant.index.manifest
-    try:
-        built = datetime.fromisoformat(m.built_at).strftime("%Y-%m-%d %H:%M %Z").strip()
-    except ValueError:
-        built = m.built_at
-    embedding = f"{m.embedding.get('kind', '?')}:{m.embedding.get('model', '?')}"
     return _e(
-        f"索引：{len(m.documents)} 份文档 · {m.chunks} 个段落 · 建于 {built} · "
-        f"向量：{embedding} · 回答方式：{MODES.get(assistant.mode, assistant.mode)}"
+        f"索引：{len(m.documents)} 份文档 · {m.chunks} 个段落 · 建于 {china_time(m.built_at)} · "
+        f"检索：{matching_words(m.embedding)} · 回答方式：{MODES.get(assistant.mode, assistant.mode)}"
     )
 
 
@@ -171,6 +272,23 @@ class Conversation:
     answers: list[Answer] = field(default_factory=list)
     feedback: dict[int, str] = field(default_factory=dict)
     commenting: int | None = None
+    epoch: int = 0  # bumped by every reset: an answer begun before it belongs to no conversation
+    streaming: bool = False  # while an answer streams (gr.State deep-copies this, so no lock)
+
+    def reset(self) -> None:
+        """Forget every turn, in place: an answer still streaming holds this very object, and
+        must find out that its conversation is gone rather than write it back."""
+        self.answers.clear()
+        self.feedback.clear()
+        self.commenting = None
+        self.epoch += 1
+
+    def settle(self, timeout_s: float = RESET_WAIT_S) -> None:
+        """Wait (a little) for a streaming answer to see the reset and stop, so that its last
+        piece reaches the page before the empty chat does, not after it."""
+        deadline = time.monotonic() + timeout_s
+        while self.streaming and time.monotonic() < deadline:
+            time.sleep(0.02)
 
     def history(self) -> list[tuple[str, str]]:
         return [(a.question, a.answer) for a in self.answers]
@@ -201,45 +319,61 @@ def answer_events(assistant: Assistant, question: str, history: list[tuple[str, 
 
 def build_chat_tab(assistant: Assistant, settings: Settings) -> None:
     store = FeedbackStore(settings.data_dir)
+    limit = settings.max_question_chars
     conversation = gr.State(Conversation())
+    # above the chat, so they are above the fold on a phone (Gradio's examples inside the empty
+    # chat are a role=list of buttons with English names, which axe-core rejects)
+    with gr.Row(elem_id="examples", equal_height=True):
+        gr.HTML('<span class="examples-label">可以这样问：</span>', padding=False, min_height=0)
+        examples = [gr.Button(q, size="sm", scale=0, min_width=0, elem_classes="example") for q in EXAMPLES]
     chatbot = gr.Chatbot(
         label="对话",
+        show_label=False,  # the floating label covered the first message
         elem_id="chat",
-        height="62vh",
+        height="50vh",  # with the examples above, the question box and its count stay on a 900 px screen
         render_markdown=False,
         sanitize_html=True,
         latex_delimiters=[],
-        buttons=["copy"],
+        buttons=[],  # Gradio's copy button copies the message's HTML: each answer has its own
         placeholder="用平常的话提问，回答会附上报告原文出处。",
     )
+    # the count sits right above the box, so a long paste never pushes it out of sight
+    gr.HTML(f'<div id="question-count" data-limit="{limit}" aria-live="polite"></div>', padding=False, min_height=0)
     with gr.Row(equal_height=True):
         question = gr.Textbox(
+            label="问题",
             placeholder="请输入问题，按回车发送，例如：绍兴有多少个产业集群？",
             show_label=False,
-            max_length=settings.max_question_chars,
             scale=8,
+            max_lines=4,  # a long paste scrolls inside the box instead of pushing its count off-screen
             elem_id="question",
             autofocus=True,
-        )
+        )  # no max_length: the browser would cut a long paste silently; the count above warns
         send = gr.Button("发送", variant="primary", scale=1, min_width=80)
         new_chat = gr.Button("新对话", scale=1, min_width=80, elem_id="new-chat")
     with gr.Row(visible=False, elem_id="feedback-row") as feedback_row:
         feedback_note = gr.Markdown()
-        comment = gr.Textbox(placeholder="补充说明（可选）：哪里不对，或者缺了什么", show_label=False, scale=4,
-                             max_length=2000, elem_id="feedback-comment")
+        comment = gr.Textbox(label="补充说明", placeholder="补充说明（可选）：哪里不对，或者缺了什么", show_label=False,
+                             scale=4, max_length=2000, elem_id="feedback-comment")
         save_comment = gr.Button("提交说明", scale=1, min_width=100, elem_id="feedback-save")
-    gr.Examples(examples=[[q] for q in EXAMPLES], inputs=[question], label="可以这样问")
 
     def respond(text: str, state: Conversation):
+        if len(text or "") > limit:  # never cut (the question is often at the end): the red count
+            yield gr.skip(), gr.skip(), gr.skip()  # under the box already says it is not sent
+            return
         text = (text or "").strip()
         if not text:
             yield gr.skip(), gr.skip(), gr.skip()
             return
+        epoch, history = state.epoch, state.history()
         shown = state.messages() + [{"role": "user", "content": _e(text)}]
+        state.streaming = True
         yield "", shown + [{"role": "assistant", "content": render_partial("正在查找……")}], state
         received = ""
         try:
-            for event in answer_events(assistant, text, state.history()):
+            for event in answer_events(assistant, text, history):
+                if state.epoch != epoch:  # 新对话 or 清空 meanwhile: this answer has no conversation
+                    return
                 # the box was cleared once above; what the user types meanwhile is theirs
                 if isinstance(event, Answer):
                     state.answers.append(event)
@@ -252,6 +386,14 @@ def build_chat_tab(assistant: Assistant, settings: Settings) -> None:
         except Exception:  # a bug must not leave the chat hanging; the log has the details
             log.exception("answering %r failed", text)
             yield text, shown + [{"role": "assistant", "content": render_partial("出错了，请稍后再试。")}], state
+        finally:
+            state.streaming = False
+
+    def asker(example: str):
+        def ask_example(state: Conversation):
+            yield from respond(example, state)
+
+        return ask_example
 
     def rate(state: Conversation, liked: gr.LikeData):
         turn = liked.index // 2 if isinstance(liked.index, int) else liked.index[0] // 2
@@ -275,18 +417,28 @@ def build_chat_tab(assistant: Assistant, settings: Settings) -> None:
             raise gr.Error(f"说明没有保存：{exc}")
         return "", f"第 {state.commenting + 1} 个回答的说明已保存，谢谢！"
 
-    def reset():
-        return [], "", Conversation(), gr.Row(visible=False)
+    def reset(state: Conversation):
+        state.reset()
+        state.settle()
+        return [], "", state, gr.Row(visible=False)
 
+    asking = [question, conversation]
+    answering = [question, chatbot, conversation]
     # a question sent while the last answer is still finishing waits its turn instead of being dropped
     asked = [
-        question.submit(respond, [question, conversation], [question, chatbot, conversation], trigger_mode="always_last"),
-        send.click(respond, [question, conversation], [question, chatbot, conversation], trigger_mode="always_last"),
-    ]
-    chatbot.like(rate, [conversation], [feedback_row, feedback_note, comment, conversation], concurrency_limit=None)
+        question.submit(respond, asking, answering, trigger_mode="always_last"),
+        send.click(respond, asking, answering, trigger_mode="always_last"),
+    ] + [button.click(asker(q), [conversation], answering, trigger_mode="always_last") for button, q in zip(examples, EXAMPLES)]
+    question.change(None, [question], None, js=COUNT_JS)
+    chatbot.like(rate, [conversation], [feedback_row, feedback_note, comment, conversation], concurrency_limit=None).then(
+        None, js=SHOW_COMMENT_JS
+    )
     save_comment.click(add_comment, [comment, conversation], [comment, feedback_note], concurrency_limit=None)
     comment.submit(add_comment, [comment, conversation], [comment, feedback_note], concurrency_limit=None)
-    new_chat.click(reset, None, [chatbot, question, conversation, feedback_row], cancels=asked, concurrency_limit=None)
+    # 新对话 and the chat's own 清空 (trash) both forget the turns, also while an answer streams
+    resetting = [chatbot, question, conversation, feedback_row]
+    new_chat.click(reset, [conversation], resetting, cancels=asked, concurrency_limit=None)
+    chatbot.clear(reset, [conversation], resetting, cancels=asked, concurrency_limit=None)
 
 
 # The app's tabs, in order: each is (label, builder(assistant, settings)); a new tab is one entry.
@@ -298,8 +450,9 @@ TABS: list[tuple[str, Callable[[Assistant, Settings], None]]] = [
 
 def build_ui(assistant: Assistant, settings: Settings) -> gr.Blocks:
     with gr.Blocks(title=TITLE, analytics_enabled=False) as ui:
-        gr.HTML(f"<h2>{_e(TITLE)}</h2>")
-        gr.HTML(f'<div class="status-line" id="status-line">{status_line(assistant)}</div>')
+        with gr.Column(elem_classes="app-header"):
+            gr.HTML(f'<h1 class="app-title">{_e(TITLE)}</h1>', padding=False)
+            gr.HTML(f'<div class="status-line" id="status-line">{status_line(assistant)}</div>', padding=False)
         with gr.Tabs():
             for label, build in TABS:
                 with gr.Tab(label):

@@ -25,7 +25,18 @@ from assistant.settings import Settings
 ALL = "全部"
 PASS, FAIL = "通过", "未通过"
 TABLE_HEADERS = ["id", "类别", "问题", "结果", "缺少", "证据排名", "延迟 ms"]
-FEEDBACK_HEADERS = ["编号", "时间", "问题", "回答", "说明"]
+FEEDBACK_HEADERS = ["编号", "时间", "问题", "说明", "已转为评测题", "回答（开头）"]
+ANSWER_PREVIEW_CHARS = 40  # the whole answer made each row 2,000 px tall; it is in the form below
+
+
+def counted(progress):
+    """`progress` saying 「第 41/160 题」 where Gradio says 「41/160 steps」."""
+
+    def report(done_total: tuple[int, int], desc: str | None = None) -> None:
+        done, total = done_total
+        progress(done / total if total else 0.0, desc=f"第 {done}/{total} 题")
+
+    return report
 
 
 def _friendly(handler):
@@ -125,7 +136,10 @@ def eval_tab(assistant, settings: Settings) -> None:
 
     with gr.Accordion("👎 反馈 → 评测题", open=False, elem_id="eval-feedback"):
         downvoted = gr.State([])
-        feedback_table = gr.Dataframe(headers=FEEDBACK_HEADERS, datatype="str", interactive=False, wrap=True, max_height=300)
+        feedback_table = gr.Dataframe(
+            headers=FEEDBACK_HEADERS, datatype="str", interactive=False, wrap=True, max_height=300, elem_id="feedback-table",
+            column_widths=["10%", "12%", "22%", "22%", "12%", "22%"],
+        )
         reload_feedback = gr.Button("刷新反馈")
         with gr.Row(equal_height=True):
             draft_id = gr.Textbox(label="id", elem_id="draft-id")
@@ -138,7 +152,7 @@ def eval_tab(assistant, settings: Settings) -> None:
         draft_evidence = gr.Textbox(label="evidence（报告原文片段，用 | 分隔）")
         draft_target = gr.Dropdown(
             label="追加到（评测集目录或数据目录中的 JSONL 文件）",
-            choices=[p for p in eval_sets(settings) if p.endswith(".jsonl")],
+            choices=[eval_drafts.default_target(settings), *(p for p in eval_sets(settings) if p.endswith(".jsonl"))],
             value=eval_drafts.default_target(settings),
             allow_custom_value=True,
             elem_id="draft-target",
@@ -172,6 +186,7 @@ def eval_tab(assistant, settings: Settings) -> None:
 
     @_friendly
     def run_set(chosen: str | None, uploaded: str | None, progress=gr.Progress()):
+        progress = counted(progress)
         if uploaded is None and chosen is not None and chosen not in eval_sets(settings):
             raise UserError("没有这个评测集，请从列表中选择")
         source = uploaded or chosen
@@ -209,6 +224,8 @@ def eval_tab(assistant, settings: Settings) -> None:
         if not a or not b:
             raise UserError("选择要对比的两次运行 A 和 B")
         result = report.compare(runs.load(settings, a), runs.load(settings, b))
+        if result.mismatch:
+            gr.Warning(result.mismatch)
         page = exports / f"compare-{a}-{b}.html"
         page.write_text(report.comparison_html(result), encoding="utf-8")
         return report.comparison_text(result), gr.DownloadButton(value=str(page), interactive=True)
@@ -216,7 +233,7 @@ def eval_tab(assistant, settings: Settings) -> None:
     uploaded = gr.State(None)  # per browser session, never sent by the client
     upload.upload(remember_upload, [upload], [uploaded], api_visibility="private")
     upload.clear(lambda: None, None, [uploaded], api_visibility="private")
-    run_button.click(run_set, [eval_set, uploaded], shown).then(refresh_runs, None, [past, run_a, run_b])
+    run_button.click(run_set, [eval_set, uploaded], shown, show_progress_on=[summary]).then(refresh_runs, None, [past, run_a, run_b])
     open_button.click(open_run, [past], shown)
     category.input(refilter, [current, category, verdict], [table])
     verdict.input(refilter, [current, category, verdict], [table])
@@ -231,14 +248,23 @@ def eval_tab(assistant, settings: Settings) -> None:
 
     def load_feedback():
         items = store.list_feedback("down")[::-1]  # newest first
-        rows = [[eval_drafts.draft_id(f), f.created_at[:16].replace("T", " "), f.question, f.answer, f.comment] for f in items]
+        done = eval_drafts.drafted(settings)
+        rows = [
+            [eval_drafts.draft_id(f), f.created_at[:16].replace("T", " "), f.question, f.comment,
+             f"✓ 已加入 {done[eval_drafts.draft_id(f)]}" if eval_drafts.draft_id(f) in done else "",
+             f.answer[:ANSWER_PREVIEW_CHARS] + ("…" if len(f.answer) > ANSWER_PREVIEW_CHARS else "")]
+            for f in items
+        ]
         return items, rows
 
     def pick_feedback(items: list[FeedbackItem], event: gr.SelectData):
         picked = [f for f in items if event.row_value and eval_drafts.draft_id(f) == event.row_value[0]]
         if not picked:
             return gr.skip(), gr.skip(), gr.skip(), gr.skip()
-        return eval_drafts.draft_id(picked[0]), picked[0].question, picked[0].answer, ""
+        id_ = eval_drafts.draft_id(picked[0])
+        where = eval_drafts.drafted(settings).get(id_)
+        note = f"注意：这条反馈已经转成评测题（{id_}，在 {where} 中），不必重复添加。" if where else ""
+        return id_, picked[0].question, picked[0].answer, note
 
     @_friendly
     def save_draft(id_, question, answerable, reference, must, evidence, category_, target):
@@ -253,4 +279,4 @@ def eval_tab(assistant, settings: Settings) -> None:
         save_draft,
         [draft_id, draft_question, draft_answerable, draft_reference, draft_must, draft_evidence, draft_category, draft_target],
         [draft_status],
-    )
+    ).success(load_feedback, None, [downvoted, feedback_table])  # the saved one is marked at once

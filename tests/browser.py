@@ -16,18 +16,25 @@ CHROMIUM_ARGS = [
 SHOTS = ROOT / "test-artifacts"
 CITATIONS = "#chat details.citation"
 BOT_MESSAGES = "#chat .message.bot, #chat [data-testid=bot]"
+# the two screens the issue's officials and trainers used: a laptop and a phone
+SIZES = {"desktop": (1366, 900), "phone": (390, 844)}
 
 
 @contextmanager
-def chromium_page(url: str, *, height: int = 1100, timeout_s: float = 300, on_dialog=None) -> Iterator:
-    """A headless page on `url`; `on_dialog` sees every alert/confirm the page opens."""
+def chromium_page(url: str, *, height: int = 1100, width: int = 1280, timeout_s: float = 300, on_dialog=None,
+                  permissions: tuple[str, ...] = ()) -> Iterator:
+    """A headless page on `url` (an English browser: the page must be Chinese anyway); `on_dialog`
+    sees every alert/confirm the page opens."""
     from playwright.sync_api import sync_playwright
 
     SHOTS.mkdir(exist_ok=True)
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path="/usr/bin/chromium", headless=True, args=CHROMIUM_ARGS)
         try:
-            page = browser.new_page(viewport={"width": 1280, "height": height}, locale="en-US")
+            context = browser.new_context(viewport={"width": width, "height": height}, locale="en-US")
+            if permissions:
+                context.grant_permissions(list(permissions), origin=url.rstrip("/"))
+            page = context.new_page()
             page.set_default_timeout(timeout_s * 1000)
             if on_dialog:
                 page.on("dialog", on_dialog)
@@ -53,3 +60,23 @@ def ask(page, question: str, answers_before: int) -> float:
     first_token = time.perf_counter() - started
     page.wait_for_function(f"n => document.querySelectorAll('{CITATIONS}').length > n", arg=answers_before)
     return first_token
+
+
+def serious_violations(page) -> list[str]:
+    """axe-core's serious and critical findings on the page as it is now, one line each."""
+    from axe_playwright_python.sync_playwright import Axe
+
+    found = Axe().run(page).response["violations"]
+    return [
+        f"{v['impact']} {v['id']}: {v['help']} at {[n['target'] for n in v['nodes']][:5]}"
+        for v in found
+        if v["impact"] in ("serious", "critical")
+    ]
+
+
+def in_view(page, selector: str) -> bool:
+    """Whether the element is inside the window as it is scrolled now (not merely in the page)."""
+    return page.locator(selector).first.evaluate(
+        "el => { const r = el.getBoundingClientRect();"
+        " return r.height > 0 && r.top >= 0 && r.bottom <= window.innerHeight && r.left >= 0 && r.right <= window.innerWidth; }"
+    )

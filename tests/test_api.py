@@ -1,6 +1,7 @@
 """The HTTP API over real HTTP: the `ask --json` contract, every kind of bad request, login, files."""
 
 import json
+import re
 import socket
 from pathlib import Path
 
@@ -138,3 +139,23 @@ def test_serve_binds_localhost_by_default_and_a_busy_port_is_one_line(report_set
         result = cli_runner.run("serve", "--port", str(port))
     assert result.returncode == 2 and result.stderr.count("\n") == 1 and "cannot listen" in result.stderr
     assert report_settings.host == "127.0.0.1"
+
+
+@pytest.mark.parametrize("method, path, status", [
+    ("GET", "/api/ask", 405), ("PUT", "/api/ask", 405), ("DELETE", "/api/health", 405),
+    ("GET", "/api/nope", 404), ("POST", "/api/ask/extra", 404), ("GET", "/api", 404),
+])
+def test_an_unknown_api_route_or_method_is_a_json_error_like_the_others(client, method, path, status):
+    response = client.request(method, path)
+    assert response.status_code == status and set(response.json()) == {"error"}, response.text
+    assert path in response.json()["error"]
+    if status == 405:
+        assert response.headers["allow"] in ("POST", "GET")
+    v1 = client.get("/v1/chat/completions")  # the OpenAI API keeps its own error shape
+    assert v1.status_code == 404 and v1.json()["error"]["code"] == "unknown_url"
+
+
+def test_the_page_is_served_in_chinese_whatever_the_browser_asks(client):
+    page = client.get("/", headers={"accept-language": "en-US,en;q=0.9"})
+    assert page.status_code == 200 and int(page.headers["content-length"]) == len(page.content)
+    assert re.search(r'<html\s+lang="zh-CN"', page.text) and "Navigator.prototype" in page.text.split("</head>")[0]

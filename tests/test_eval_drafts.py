@@ -50,10 +50,10 @@ def test_paths_outside_the_allowed_folders_or_not_jsonl_are_refused(settings, tm
 def test_a_duplicate_id_or_an_answerable_item_without_strings_is_refused(settings):
     target = str(settings.evals_dir / "set.jsonl")
     append_item(settings, target, draft())
-    with pytest.raises(UserError, match="already has an item with id fb-1"):
+    with pytest.raises(UserError, match="已经有 id 为 fb-1 的题目"):
         append_item(settings, target, draft())
     with pytest.raises(UserError, match="must_include"):
         draft(must=" | ")
     assert build_item("x", "问", False, "", "", "", "").must_include == []
-    with pytest.raises(UserError, match="question"):
+    with pytest.raises(UserError, match="问题"):
         build_item("x", "  ", False, "", "", "", "")

@@ -1,13 +1,16 @@
 """The 评测 tab in a real browser: the real server (`assistant.api.create_app`) on 127.0.0.1, Debian's
-Chromium through Playwright. One small run, a pass/fail filter, one row's detail, a draft item."""
+Chromium through Playwright, at a laptop's size and a phone's. One small run with its Chinese
+progress bar, a pass/fail filter, one row's detail, a comparison across sets, a draft item."""
 
 from __future__ import annotations
 
 import json
+import re
+import time
 
 import pytest
 
-from browser import chromium_page
+from browser import SHOTS, SIZES, chromium_page, serious_violations
 from live_server import running
 
 pytestmark = pytest.mark.browser
@@ -36,24 +39,59 @@ def server(report_settings, report_assistant, tmp_path_factory):
         "\n".join(json.dumps(item, ensure_ascii=False) for item in EVAL_SET) + "\n", encoding="utf-8"
     )
     settings = report_settings.model_copy(update={"data_dir": root / "data", "evals_dir": root / "evals"})
-    downvoted = report_assistant.ask("宁波有多少个产业集群？")
-    FeedbackStore(settings.data_dir).rate(downvoted, "down")
-    with running(settings, report_assistant) as url:
+    (root / "evals" / "other.jsonl").write_text(json.dumps(EVAL_SET[0], ensure_ascii=False) + "\n", encoding="utf-8")
+    store = FeedbackStore(settings.data_dir)
+    store.comment(store.rate(report_assistant.ask("宁波有多少个产业集群？"), "down"), "宁波的数字要和台州对比")
+    with running(settings, Slow(report_assistant)) as url:
         yield settings, url + "/"
 
 
-@pytest.fixture(scope="module")
-def page(server):
-    with chromium_page(server[1], height=1500, timeout_s=120) as page:
+class Slow:
+    """The real assistant, a little slower to answer, so a 4-question run shows its progress bar."""
+
+    def __init__(self, assistant) -> None:
+        self.assistant = assistant
+
+    def ask(self, *args, **kwargs):
+        time.sleep(0.6)
+        return self.assistant.ask(*args, **kwargs)
+
+    def __getattr__(self, name):
+        return getattr(self.assistant, name)
+
+
+@pytest.fixture(scope="module", params=list(SIZES))
+def page(request, server):
+    width, height = SIZES[request.param]
+    with chromium_page(server[1], width=width, height=height, timeout_s=120) as page:
         page.get_by_role("tab", name="评测").click()
-        yield page
+        yield page, request.param
+
+
+def run_set(page, name: str, ids: list[str]) -> None:
+    page.locator("#eval-set input").click()
+    page.get_by_role("option", name=name).click()
+    page.locator("#eval-run").click()
 
 
 def test_a_run_fills_the_table_and_filters_and_details_work(page, server, tmp_path):
     settings, _ = server
-    page.locator("#eval-run").click()
+    page, size = page
+    run_set(page, "small.jsonl", EVAL_SET)
+    # one bar, in Chinese: 「第 2/4 题」, not five 「2/4 steps」
+    page.wait_for_function("() => /第 [1-3]\\/4 题/.test(document.body.innerText)", timeout=60_000)
+    assert page.get_by_text(re.compile("steps")).count() == 0
+    assert page.locator(".progress-text, .progress-level").filter(visible=True).count() <= 2
+    page.screenshot(path=str(SHOTS / f"eval-progress-{size}.png"))
     page.wait_for_function(SHOWS, arg=["q-hz", "q-sx", "q-js", "q-miss"], timeout=300_000)
-    assert "set <b>small.jsonl</b>" in page.locator("#eval-summary").inner_html()
+    summary = page.locator("#eval-summary")
+    assert "评测集 <b>small.jsonl</b>" in summary.inner_html() and "共 4 题，未通过 1 题" in summary.inner_text()
+    for name in ("答案准确率", "引用准确率", "首位命中率", "拒答准确率"):
+        assert name in summary.inner_text()
+    assert "answer_accuracy" not in summary.inner_text()
+    # an id is one line, not a column of single characters
+    cell = page.locator("#eval-table .body-cell.first-column span").filter(has_text="q-miss").first
+    assert cell.evaluate("el => el.getClientRects().length === 1 && el.getBoundingClientRect().height < 40")
     table_text = page.locator("#eval-table").inner_text()
     assert "杭州有多少个产业集群？" in table_text and "<b>粗体类别</b>" in table_text  # markup shown as text
 
@@ -63,7 +101,7 @@ def test_a_run_fills_the_table_and_filters_and_details_work(page, server, tmp_pa
     # a cell's text sits in a wrapper and in the span inside it: the first visible one is the cell
     page.locator("#eval-table").get_by_text("温州有多少个产业集群？", exact=True).filter(visible=True).first.click()
     detail = page.locator("#eval-detail")
-    detail.get_by_text("参考答案 reference").wait_for()
+    detail.get_by_text("参考答案", exact=True).wait_for()
     assert "温州有 73 个产业集群。" in detail.inner_text()
     assert detail.locator("mark.missing").inner_text() == "一个不存在的<字符串>"
     assert detail.locator("b", has_text="粗体类别").count() == 0  # the category stayed text
@@ -71,18 +109,59 @@ def test_a_run_fills_the_table_and_filters_and_details_work(page, server, tmp_pa
 
     page.locator("#eval-verdict").get_by_text("全部", exact=True).click()
     page.wait_for_function(SHOWS, arg=["q-hz", "q-sx", "q-js", "q-miss"])
-    page.screenshot(path=str(tmp_path / "eval_tab.png"), full_page=True)
+    page.screenshot(path=str(SHOTS / f"eval-tab-{size}.png"), full_page=True)
+    assert serious_violations(page) == []
 
-    kept = list((settings.data_dir / "eval_runs").iterdir())
-    assert len(kept) == 1 and (kept[0] / "report.html").is_file()
+    kept = sorted((settings.data_dir / "eval_runs").iterdir())
+    assert (kept[-1] / "report.html").is_file()
     with page.expect_download() as download:
         page.locator("#eval-download-csv").click()
-    assert download.value.suggested_filename == f"{kept[0].name}-results.csv"
+    assert download.value.suggested_filename == f"{kept[-1].name}-results.csv"
 
 
-def test_downvoted_feedback_becomes_a_draft_item_in_the_chosen_file(page, server):
+def test_comparing_runs_of_different_sets_warns_with_the_items_in_common(page, server):
     settings, _ = server
+    page, size = page
+    before = {p.name for p in (settings.data_dir / "eval_runs").iterdir()}
+    run_set(page, "other.jsonl", EVAL_SET[:1])
+    page.wait_for_function(SHOWS, arg=["q-hz"], timeout=120_000)
+    page.wait_for_function("() => !document.querySelector('#eval-table').innerText.includes('q-miss')")
+    [other] = {p.name for p in (settings.data_dir / "eval_runs").iterdir()} - before
+    small = max(before)
+    page.locator("#eval-history").get_by_text("历史运行与对比").click()
+    for box, run in (("#eval-run-a", small), ("#eval-run-b", other)):
+        page.locator(f"{box} input").click()
+        page.get_by_role("option", name=re.compile(run)).filter(visible=True).first.click()
+    page.locator("#eval-compare").click()
+    page.get_by_text("两边共有 1 道相同的题").first.wait_for()  # the toast, and the comparison itself
+    text = page.locator("#eval-comparison").inner_text()
+    assert "评测集不同" in text and "答案准确率 answer_accuracy" in text
+    page.screenshot(path=str(SHOTS / f"eval-compare-{size}.png"))
+
+
+def test_downvoted_feedback_becomes_a_draft_item_in_the_data_folder(page, server):
+    settings, _ = server
+    page, size = page
+    target = settings.data_dir / "feedback_drafts.jsonl"
     page.locator("#eval-feedback").get_by_text("👎 反馈 → 评测题").click()
+    comment = page.locator("#feedback-table").get_by_text("宁波的数字要和台州对比", exact=True).filter(visible=True).first
+    comment.scroll_into_view_if_needed()
+    assert comment.evaluate(  # the 说明 column is in view beside its question, not 2,000 px below
+        "el => { const r = el.getBoundingClientRect(); const t = document.querySelector('#feedback-table').getBoundingClientRect();"
+        " return r.height > 0 && r.top >= t.top && r.bottom <= t.bottom && r.right <= window.innerWidth; }"
+    )
+    if target.exists():  # the phone run: the desktop run drafted this feedback already
+        assert "✓ 已加入 feedback_drafts.jsonl" in page.locator("#feedback-table").inner_text()
+        page.locator("#feedback-table").get_by_text("宁波有多少个产业集群？", exact=True).filter(visible=True).first.click()
+        page.wait_for_function("document.querySelector('#draft-status textarea').value.includes('已经转成评测题')")
+        page.locator("#draft-reference textarea").fill("参考答案草稿")
+        page.locator("#draft-must textarea").fill("草稿甲")
+        page.locator("#draft-save").click()
+        page.get_by_text("同一个 id 只能出现一次").first.wait_for()  # a duplicate save says why, in Chinese
+        assert len(target.read_text(encoding="utf-8").splitlines()) == 1
+        page.screenshot(path=str(SHOTS / f"eval-drafts-{size}.png"))
+        return
+    page.locator("#eval-feedback").get_by_text("宁波有多少个产业集群？", exact=True).filter(visible=True).first.click()
     page.locator("#eval-feedback").get_by_text("宁波有多少个产业集群？", exact=True).filter(visible=True).first.click()
     question = page.locator("#draft-question textarea")
     page.wait_for_function("document.querySelector('#draft-question textarea').value.length > 0")
@@ -91,13 +170,16 @@ def test_downvoted_feedback_becomes_a_draft_item_in_the_chosen_file(page, server
     page.locator("#draft-must textarea").fill("草稿甲 | 草稿乙")
     page.locator("#draft-save").click()
     page.wait_for_function("document.querySelector('#draft-status textarea').value.includes('已追加')")
-    [line] = (settings.evals_dir / "feedback_drafts.jsonl").read_text(encoding="utf-8").splitlines()
+    [line] = target.read_text(encoding="utf-8").splitlines()  # the data folder, not the checkout's evals/
     draft = json.loads(line)
     assert draft["question"] == "宁波有多少个产业集群？" and draft["must_include"] == ["草稿甲", "草稿乙"]
+    assert not (settings.evals_dir / "feedback_drafts.jsonl").exists()
+    page.wait_for_function("document.querySelector('#feedback-table').innerText.includes('✓ 已加入 feedback_drafts.jsonl')")
 
     page.locator("#draft-target input").fill("../../outside.jsonl")
     page.locator("#draft-target input").press("Enter")
     page.locator("#draft-id textarea").fill("another-id")
     page.locator("#draft-save").click()
-    page.get_by_text("is outside the allowed folders").wait_for()
+    page.get_by_text("不在允许的文件夹内").first.wait_for()
     assert not (settings.evals_dir.parent.parent / "outside.jsonl").exists()
+    page.screenshot(path=str(SHOTS / f"eval-drafts-{size}.png"))
