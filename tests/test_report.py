@@ -206,3 +206,28 @@ def test_a_staging_folder_left_by_a_killed_run_is_removed_by_the_next_run_and_a_
         assert not killed.exists() and live.staging.is_dir()
         live.finish()
     assert sorted(p.name for p in root.iterdir()) == ["20250101-000000-0001", "20250101-000000-aaaa"]
+
+
+@pytest.mark.parametrize("umask, file_mode, folder_mode", [(0o022, 0o644, 0o755), (0o077, 0o600, 0o700)])
+def test_run_files_take_the_umasks_mode_like_the_feedback_store_and_the_index(tmp_path, umask, file_mode, folder_mode):
+    """One policy for every file the assistant writes: the operator's umask decides."""
+    import os
+    import stat
+
+    from assistant.feedback import FeedbackStore
+    from run_factory import answer
+
+    settings = make_settings(tmp_path, tmp_path / "corpus")
+    before = os.umask(umask)
+    try:
+        kept = save_run(settings, "20250101-000000-aaaa", MIXED, also=tmp_path / "out")
+        FeedbackStore(settings.data_dir).rate(answer("杭州 124 个。"), "up")
+        page = tmp_path / "compare.html"
+        result = cli_runner.run("eval", "compare", str(kept), str(tmp_path / "out"), "--html", str(page))
+        assert result.returncode == 0, result.stderr
+    finally:
+        os.umask(before)
+    files = [*kept.iterdir(), *(tmp_path / "out").iterdir(), page, settings.data_dir / "feedback.sqlite3"]
+    assert {f.name: oct(stat.S_IMODE(f.stat().st_mode)) for f in files} == {f.name: oct(file_mode) for f in files}
+    folders = [kept, kept.parent, tmp_path / "out"]
+    assert {str(f): oct(stat.S_IMODE(f.stat().st_mode)) for f in folders} == {str(f): oct(folder_mode) for f in folders}
