@@ -41,14 +41,15 @@ def counted(progress):
 
 
 def _friendly(handler):
-    """A UserError becomes Gradio's one-line error toast instead of a traceback."""
+    """A UserError becomes Gradio's one-line error toast, and no traceback in the server's log
+    (Gradio prints one for every gr.Error unless told not to)."""
 
     @functools.wraps(handler)
     def wrapper(*args, **kwargs):
         try:
             return handler(*args, **kwargs)
         except UserError as exc:
-            raise gr.Error(str(exc)) from None
+            raise gr.Error(str(exc), print_exception=False) from None
 
     return wrapper
 

@@ -53,3 +53,21 @@ def test_a_lone_surrogate_is_a_one_line_400_and_no_traceback(served, capfd, path
 def test_a_question_with_no_surrogate_still_goes_through_the_call_route(served):
     _, http = served
     assert "124" in _events(http, "respond", ["杭州有多少个产业集群？"])
+
+
+@pytest.mark.parametrize(
+    "name, message",
+    [
+        ("a\x00b.jsonl", "文件名里有控制字符（例如 NUL），请只用普通文字"),
+        ("a" * 300 + ".jsonl", "文件名太长：每一级最多 255 字节，这里有一级 306 字节"),
+        ("/".join(["a" * 200] * 25) + ".jsonl", "无法使用这个文件名：File name too long"),
+    ],
+    ids=["nul", "300-characters", "path-too-long"],
+)
+def test_a_draft_target_the_file_system_cannot_take_is_a_clear_chinese_line(served, capfd, name, message):
+    settings, http = served
+    stream = _events(http, "save_draft", [*DRAFT, str(settings.evals_dir / name)])
+    error = json.loads(stream.split("event: error\n", 1)[1].split("data: ", 1)[1].splitlines()[0])
+    assert error["error"] == message
+    assert list(settings.evals_dir.iterdir()) == []
+    assert "Traceback" not in "".join(capfd.readouterr())
