@@ -75,10 +75,10 @@ class LoadReport(BaseModel):
     lines: list[int] = Field(default_factory=list)  # each item's line in the file
 
 
-def load_jsonl(path: Path) -> LoadReport:
+def load_jsonl(path: Path, shown_as: str | None = None) -> LoadReport:
     found: list[tuple[int, EvalItem]] = []
     errors: list[str] = []
-    for number, line in enumerate(_read_text(path).splitlines(), start=1):
+    for number, line in enumerate(_read_text(path, shown_as).splitlines(), start=1):
         if not line.strip():
             continue
         try:
@@ -120,8 +120,9 @@ def _describe(line: int, exc: ValidationError) -> list[str]:
 LIST_FIELDS = ("must_include", "evidence")
 
 
-def _read_text(path: Path) -> str:
-    """UTF-8 (with or without BOM); else GB18030, which is how Excel on Chinese Windows saves CSV."""
+def _read_text(path: Path, shown_as: str | None = None) -> str:
+    """UTF-8 (with or without BOM); else GB18030, which is how Excel on Chinese Windows saves CSV.
+    `shown_as` names the file in the message (an upload by its own name, not a server path)."""
     data = path.read_bytes()
     try:
         return data.decode("utf-8-sig")
@@ -129,7 +130,7 @@ def _read_text(path: Path) -> str:
         try:
             return data.decode("gb18030")
         except UnicodeDecodeError:
-            raise UserError(f"{path} is neither UTF-8 nor GB18030 text") from None
+            raise UserError(f"{shown_as or path} is neither UTF-8 nor GB18030 text") from None
 
 
 def _csv_row(row: dict) -> dict:
@@ -151,12 +152,12 @@ def _csv_row(row: dict) -> dict:
     return fields
 
 
-def load_csv(path: Path) -> LoadReport:
+def load_csv(path: Path, shown_as: str | None = None) -> LoadReport:
     """Same columns as the JSONL set; `must_include`/`evidence` split on `|`; `history` as JSON
     (`[["问", "答"], ...]`). Line numbers are those of the file, the header being line 1."""
     found: list[tuple[int, EvalItem]] = []
     errors: list[str] = []
-    reader = csv.DictReader(io.StringIO(_read_text(path), newline=""))
+    reader = csv.DictReader(io.StringIO(_read_text(path, shown_as), newline=""))
     try:
         if reader.fieldnames is None:  # reads the header
             return LoadReport(items=[], errors=["line 1: row: the file is empty"])
@@ -178,18 +179,21 @@ def load_csv(path: Path) -> LoadReport:
     return _report(found, errors)
 
 
-LOADERS: dict[str, Callable[[Path], LoadReport]] = {".jsonl": load_jsonl, ".csv": load_csv}
+LOADERS: dict[str, Callable[[Path, str | None], LoadReport]] = {".jsonl": load_jsonl, ".csv": load_csv}
 
 
-def load_eval_set(path: Path, max_question_chars: int | None = None) -> LoadReport:
+def load_eval_set(path: Path, max_question_chars: int | None = None, shown_as: str | None = None) -> LoadReport:
+    """The set's runnable items and the rows skipped; `shown_as` names the file in messages
+    (the 评测 tab's uploads live in Gradio's temporary folder, whose path is not for users)."""
+    shown = shown_as or path
     if not path.is_file():
-        raise UserError(f"evaluation set not found: {path}")
+        raise UserError(f"evaluation set not found: {shown}")
     loader = LOADERS.get(path.suffix.lower())
     if loader is None:
         raise UserError(f"unsupported evaluation set format '{path.suffix}' (use {', '.join(LOADERS)})")
-    report = runnable(loader(path), max_question_chars)
+    report = runnable(loader(path, shown_as), max_question_chars)
     if not report.items:
-        raise UserError(f"no valid items in {path}" + (f": {report.errors[0]}" if report.errors else ""))
+        raise UserError(f"no valid items in {shown}" + (f": {report.errors[0]}" if report.errors else ""))
     return report
 
 

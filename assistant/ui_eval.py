@@ -127,6 +127,7 @@ def eval_tab(assistant, settings: Settings) -> None:
             label=f"评测集（{settings.evals_dir}/）", choices=sets, value=sets[0] if sets else None, scale=3, elem_id="eval-set"
         )
         upload = gr.File(label="或上传 JSONL / CSV", file_types=list(LOADERS), type="filepath", scale=2, elem_id="eval-upload")
+    upload_status = gr.Textbox(show_label=False, interactive=False, visible=False, elem_id="eval-upload-status")
     run_button = gr.Button("运行评测", variant="primary", elem_id="eval-run")
     summary = gr.HTML(elem_id="eval-summary", css_template=css)
     with gr.Row(equal_height=True):
@@ -205,10 +206,14 @@ def eval_tab(assistant, settings: Settings) -> None:
     shown = [current, summary, category, verdict, table, page, page_status, detail, csv_file, html_file]
 
     @_friendly
-    def remember_upload(path: str | None) -> str | None:
-        """The file this browser session just uploaded, kept server-side for 运行评测: no request
-        can name a server file for the evaluation to read."""
-        return None if path is None else str(uploaded_file(path, settings.max_request_bytes))
+    def remember_upload(path: str | None):
+        """The file this browser session just uploaded, kept server-side for 运行评测 (no request
+        can name a server file for the evaluation to read), and a line saying it is ready: until
+        then 运行评测 still runs the chosen set."""
+        if path is None:
+            return None, gr.Textbox(visible=False)
+        kept = uploaded_file(path, settings.max_request_bytes)
+        return str(kept), gr.Textbox(value=f"已收到 {kept.name}：「运行评测」将评测这个文件", visible=True)
 
     @_friendly
     def run_set(chosen: str | None, uploaded: str | None, progress=gr.Progress()):
@@ -218,7 +223,8 @@ def eval_tab(assistant, settings: Settings) -> None:
         source = uploaded or chosen
         if not source:
             raise UserError("先选择一个评测集，或上传 JSONL / CSV 文件")
-        loaded = load_eval_set(Path(source), settings.max_question_chars)
+        # an upload is named by its own name: its path is Gradio's temporary folder's, not the user's
+        loaded = load_eval_set(Path(source), settings.max_question_chars, shown_as=Path(uploaded).name if uploaded else None)
         if loaded.errors:
             gr.Warning(f"跳过了 {len(loaded.errors)} 行，其余照常评测。第一行的问题：{loaded.errors[0]}")
         progress((0, len(loaded.items)), desc="评测中")
@@ -276,8 +282,8 @@ def eval_tab(assistant, settings: Settings) -> None:
         return report.comparison_text(result), gr.DownloadButton(value=str(written), interactive=True)
 
     uploaded = gr.State(None)  # per browser session, never sent by the client
-    upload.upload(remember_upload, [upload], [uploaded], api_visibility="private")
-    upload.clear(lambda: None, None, [uploaded], api_visibility="private")
+    upload.upload(remember_upload, [upload], [uploaded, upload_status], api_visibility="private")
+    upload.clear(lambda: (None, gr.Textbox(visible=False)), None, [uploaded, upload_status], api_visibility="private")
     run_button.click(run_set, [eval_set, uploaded], shown, show_progress_on=[summary]).then(refresh_runs, None, [past, run_a, run_b])
     open_button.click(open_run, [past], shown)
     paged = [table, current, page, page_status]

@@ -8,6 +8,7 @@ import json
 import re
 import time
 from contextlib import contextmanager
+from pathlib import Path
 
 import pytest
 
@@ -233,3 +234,26 @@ def test_a_big_run_opens_a_page_at_a_time_and_a_row_on_a_later_page_shows_its_it
         detail.get_by_text("参考答案", exact=True).wait_for()
         assert 'data-id="c-402"' in detail.inner_html() and 'id="item-403"' in detail.inner_html()
         page.screenshot(path=str(SHOTS / f"eval-tab-pages-{size}.png"), full_page=True)
+
+
+@pytest.mark.parametrize(
+    "content, message",
+    [(b"\xff\xfe\x00garbage\x81\x82" * 50, "is neither UTF-8 nor GB18030 text"),
+     ('{"id": "x", "question": "", "answerable": true}\n'.encode(), "no valid items in")],
+    ids=["binary", "no-valid-rows"],
+)
+def test_an_upload_that_cannot_be_evaluated_is_named_by_its_own_name_not_a_server_path(page, server, tmp_path, content, message):
+    from gradio.utils import get_upload_folder
+
+    page, size = page
+    upload = tmp_path / "my set.jsonl"
+    upload.write_bytes(content)
+    with fresh_page(page, server[1], size) as page:
+        page.locator("#eval-upload input[type=file]").set_input_files(str(upload))
+        page.wait_for_function("document.querySelector('#eval-upload-status textarea')?.value.includes('已收到 my set.jsonl')")
+        page.locator("#eval-run").click()
+        toast = page.get_by_text(message)
+        toast.wait_for()
+        shown = toast.inner_text()
+    assert shown.startswith(f"my set.jsonl {message}") or f"{message} my set.jsonl" in shown, shown
+    assert str(Path(get_upload_folder())) not in shown and "/tmp" not in shown
