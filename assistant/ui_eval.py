@@ -141,7 +141,7 @@ def eval_tab(assistant, settings: Settings) -> None:
         previous_page = gr.Button("上一页", size="sm", scale=0, min_width=90, elem_id="eval-previous")
         page = gr.Number(value=1, precision=0, minimum=1, show_label=False, scale=0, min_width=90, elem_id="eval-page")
         next_page = gr.Button("下一页", size="sm", scale=0, min_width=90, elem_id="eval-next")
-        page_status = gr.Markdown(elem_id="eval-page-status")
+    page_status = gr.Markdown(elem_id="eval-page-status")  # its own line: squeezed beside the buttons it scrolled on a phone
     detail = gr.HTML("<p>点表格中的一行，查看回答与参考答案、引用原文。</p>", elem_id="eval-detail", css_template=css)
     with gr.Row():
         csv_file = gr.DownloadButton("下载结果 CSV", interactive=False, elem_id="eval-download-csv")

@@ -136,6 +136,7 @@ def test_comparing_runs_of_different_sets_warns_with_the_items_in_common(page, s
         page.get_by_role("option", name=re.compile(run)).filter(visible=True).first.click()
     page.locator("#eval-compare").click()
     page.get_by_text("两边共有 1 道相同的题").first.wait_for()  # the toast, and the comparison itself
+    page.wait_for_function("document.querySelector('#eval-comparison').innerText.includes('评测集不同')")  # (the toast comes first)
     text = page.locator("#eval-comparison").inner_text()
     assert "评测集不同" in text and "答案准确率 answer_accuracy" in text
     page.screenshot(path=str(SHOTS / f"eval-compare-{size}.png"))
