@@ -79,8 +79,24 @@ async def _send_json(send: Send, status: int, payload: dict, headers: list[tuple
     await send({"type": "http.response.body", "body": body})
 
 
+NOT_TEXT = "request holds a lone surrogate (\\ud800-\\udfff), which is not text; send UTF-8 text"
+
+
+def _lone_surrogate(body: bytes) -> bool:
+    """Whether a JSON body holds a lone surrogate, escaped or as raw bytes: valid JSON but not
+    text, which Gradio's routes pass on until serialising fails (a 500 and a traceback)."""
+    try:
+        json.dumps(json.loads(body), ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    except (ValueError, RecursionError):
+        return False  # not JSON: the route refuses it on its own
+    return False
+
+
 class BodyLimit:
-    """Refuse request bodies over `limit` bytes (declared or actually sent) with 413, before the app runs."""
+    """Refuse request bodies over `limit` bytes (declared or actually sent) with 413, and bodies
+    for Gradio's routes that hold a lone surrogate with 400, before the app runs."""
 
     def __init__(self, app: ASGIApp, limit: int) -> None:
         self.app, self.limit = app, limit
@@ -103,6 +119,8 @@ class BodyLimit:
             more = message.get("more_body", False)
             if len(body) > self.limit:
                 return await _send_json(send, 413, too_big)
+        if scope["path"].startswith("/gradio_api/") and _lone_surrogate(body):
+            return await _send_json(send, 400, {"error": NOT_TEXT})
         replayed = False
 
         async def replay() -> Message:

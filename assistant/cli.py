@@ -170,33 +170,39 @@ def evaluate(
     from rich.progress import Progress
 
     from assistant import runs
-    from assistant.evaluate import dump_json, load_eval_set, run_eval
+    from assistant.evaluate import load_eval_set, score_items
 
     settings = _settings(persist_dir=persist, chroma_host=chroma_host, chroma_port=chroma_port)
     loaded = load_eval_set(eval_set, settings.max_question_chars)
     for error in loaded.errors:
         print(f"skipped {eval_set}: {error}", file=sys.stderr)
     assistant = open_assistant(settings)
-    with Progress(transient=True, disable=not sys.stderr.isatty()) as bar:
+    warned = {"answers": 0, "first": ""}  # counted, not kept: a run may have 50,000 answers
+
+    def ask(question: str, history=None):
+        answer = assistant.ask(question, history=history)
+        if answer.warnings:
+            warned["answers"] += 1
+            warned["first"] = warned["first"] or answer.warnings[0]
+        return answer
+
+    meta = runs.new_meta(assistant, loaded, str(eval_set))
+    with Progress(transient=True, disable=not sys.stderr.isatty()) as bar, runs.RunWriter(assistant.settings, meta) as writer:
         task = bar.add_task("评测", total=len(loaded.items))
-        warned: list[str] = []
-
-        def ask(question: str, history=None):
-            answer = assistant.ask(question, history=history)
-            warned.extend(answer.warnings[:1])
-            return answer
-
-        run = run_eval(ask, loaded.items, lambda done, total: bar.update(task, completed=done))
-    if warned:
-        print(f"warning: {len(warned)} answers carry warnings, the first: {warned[0]}", file=sys.stderr)
+        for item, result in score_items(ask, loaded.items, lambda done, total: bar.update(task, completed=done)):
+            writer.add(result, item.evidence)
+        folder = writer.finish(also=out)
+    if warned["answers"]:
+        print(f"warning: {warned['answers']} answers carry warnings, the first: {warned['first']}", file=sys.stderr)
+    kept = runs.KeptRun(folder)
     if as_json:
-        print(dump_json(run))
+        for piece in runs.json_lines(kept):
+            sys.stdout.write(piece)
+        print()
     else:
-        for key, value in run.metrics.model_dump().items():
+        for key, value in kept.summary.metrics.model_dump().items():
             print(f"{key:18} {value}")
-    stored = runs.record(assistant, run, loaded, str(eval_set))
-    folder = runs.save(assistant.settings, stored, also=out)
-    print(f"run {stored.meta.id} kept in {folder}" + (f"; report in {out}" if out else ""), file=sys.stderr)
+    print(f"run {meta.id} kept in {folder}" + (f"; report in {out}" if out else ""), file=sys.stderr)
 
 
 @eval_app.command("compare")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import unicodedata
 from pathlib import Path
 
 from pydantic import ValidationError
@@ -22,6 +23,7 @@ from assistant.settings import Settings
 
 DEFAULT_FILE = "feedback_drafts.jsonl"
 FIELD_NAMES = {"id": "id", "question": "问题", "reference_answer": "参考答案", "category": "类别"}
+NAME_MAX = 255  # bytes in one file or folder name (Linux file systems)
 
 
 def allowed_folders(settings: Settings) -> list[Path]:
@@ -59,19 +61,38 @@ def drafted(settings: Settings) -> dict[str, str]:
     return found
 
 
+def check_name(raw: str) -> None:
+    """A typed file name the file system can take, or a one-line Chinese UserError: a NUL byte
+    or a 300-character name once reached the file system and came back as Gradio's bare
+    "Error"."""
+    if any(unicodedata.category(ch) == "Cc" for ch in raw):
+        raise UserError("文件名里有控制字符（例如 NUL），请只用普通文字")
+    try:
+        encoded = [part.encode("utf-8") for part in Path(raw).parts]
+    except UnicodeEncodeError:
+        raise UserError("文件名不是有效的文字（含有落单的代理字符），请重新输入") from None
+    longest = max((len(part) for part in encoded), default=0)
+    if longest > NAME_MAX:
+        raise UserError(f"文件名太长：每一级最多 {NAME_MAX} 字节，这里有一级 {longest} 字节")
+
+
 def resolve_target(settings: Settings, raw: str) -> Path:
     """The JSONL file a draft goes to, refused unless it lies inside an allowed folder."""
     raw = (raw or "").strip()
     if not raw:
         raise UserError("请选择或填写要追加到的 JSONL 文件")
-    target = Path(raw).expanduser().resolve()
-    folders = allowed_folders(settings)
-    if not any(target.is_relative_to(folder) and target != folder for folder in folders):
-        raise UserError(f"{raw} 不在允许的文件夹内（只能写入：{'、'.join(str(f) for f in folders)}）")
-    if target.suffix.lower() != ".jsonl":
-        raise UserError(f"{raw} 不是 .jsonl 文件")
-    if target.is_dir():
-        raise UserError(f"{raw} 是一个文件夹，不是文件")
+    check_name(raw)
+    try:
+        target = Path(raw).expanduser().resolve()
+        folders = allowed_folders(settings)
+        if not any(target.is_relative_to(folder) and target != folder for folder in folders):
+            raise UserError(f"{raw} 不在允许的文件夹内（只能写入：{'、'.join(str(f) for f in folders)}）")
+        if target.suffix.lower() != ".jsonl":
+            raise UserError(f"{raw} 不是 .jsonl 文件")
+        if target.is_dir():
+            raise UserError(f"{raw} 是一个文件夹，不是文件")
+    except (OSError, ValueError) as exc:  # whatever else the file system refuses (a path too long …)
+        raise UserError(f"无法使用这个文件名：{getattr(exc, 'strerror', None) or exc}") from None
     return target
 
 

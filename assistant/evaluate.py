@@ -14,7 +14,7 @@ import io
 import json
 import statistics
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import Callable, Iterable, Iterator
 
 from pydantic import BaseModel, Field, ValidationError
 
@@ -75,10 +75,10 @@ class LoadReport(BaseModel):
     lines: list[int] = Field(default_factory=list)  # each item's line in the file
 
 
-def load_jsonl(path: Path) -> LoadReport:
+def load_jsonl(path: Path, shown_as: str | None = None) -> LoadReport:
     found: list[tuple[int, EvalItem]] = []
     errors: list[str] = []
-    for number, line in enumerate(_read_text(path).splitlines(), start=1):
+    for number, line in enumerate(_read_text(path, shown_as).splitlines(), start=1):
         if not line.strip():
             continue
         try:
@@ -120,8 +120,9 @@ def _describe(line: int, exc: ValidationError) -> list[str]:
 LIST_FIELDS = ("must_include", "evidence")
 
 
-def _read_text(path: Path) -> str:
-    """UTF-8 (with or without BOM); else GB18030, which is how Excel on Chinese Windows saves CSV."""
+def _read_text(path: Path, shown_as: str | None = None) -> str:
+    """UTF-8 (with or without BOM); else GB18030, which is how Excel on Chinese Windows saves CSV.
+    `shown_as` names the file in the message (an upload by its own name, not a server path)."""
     data = path.read_bytes()
     try:
         return data.decode("utf-8-sig")
@@ -129,7 +130,7 @@ def _read_text(path: Path) -> str:
         try:
             return data.decode("gb18030")
         except UnicodeDecodeError:
-            raise UserError(f"{path} is neither UTF-8 nor GB18030 text") from None
+            raise UserError(f"{shown_as or path} is neither UTF-8 nor GB18030 text") from None
 
 
 def _csv_row(row: dict) -> dict:
@@ -151,12 +152,12 @@ def _csv_row(row: dict) -> dict:
     return fields
 
 
-def load_csv(path: Path) -> LoadReport:
+def load_csv(path: Path, shown_as: str | None = None) -> LoadReport:
     """Same columns as the JSONL set; `must_include`/`evidence` split on `|`; `history` as JSON
     (`[["问", "答"], ...]`). Line numbers are those of the file, the header being line 1."""
     found: list[tuple[int, EvalItem]] = []
     errors: list[str] = []
-    reader = csv.DictReader(io.StringIO(_read_text(path), newline=""))
+    reader = csv.DictReader(io.StringIO(_read_text(path, shown_as), newline=""))
     try:
         if reader.fieldnames is None:  # reads the header
             return LoadReport(items=[], errors=["line 1: row: the file is empty"])
@@ -178,18 +179,21 @@ def load_csv(path: Path) -> LoadReport:
     return _report(found, errors)
 
 
-LOADERS: dict[str, Callable[[Path], LoadReport]] = {".jsonl": load_jsonl, ".csv": load_csv}
+LOADERS: dict[str, Callable[[Path, str | None], LoadReport]] = {".jsonl": load_jsonl, ".csv": load_csv}
 
 
-def load_eval_set(path: Path, max_question_chars: int | None = None) -> LoadReport:
+def load_eval_set(path: Path, max_question_chars: int | None = None, shown_as: str | None = None) -> LoadReport:
+    """The set's runnable items and the rows skipped; `shown_as` names the file in messages
+    (the 评测 tab's uploads live in Gradio's temporary folder, whose path is not for users)."""
+    shown = shown_as or path
     if not path.is_file():
-        raise UserError(f"evaluation set not found: {path}")
+        raise UserError(f"evaluation set not found: {shown}")
     loader = LOADERS.get(path.suffix.lower())
     if loader is None:
         raise UserError(f"unsupported evaluation set format '{path.suffix}' (use {', '.join(LOADERS)})")
-    report = runnable(loader(path), max_question_chars)
+    report = runnable(loader(path, shown_as), max_question_chars)
     if not report.items:
-        raise UserError(f"no valid items in {path}" + (f": {report.errors[0]}" if report.errors else ""))
+        raise UserError(f"no valid items in {shown}" + (f": {report.errors[0]}" if report.errors else ""))
     return report
 
 
@@ -231,8 +235,11 @@ def score_item(item: EvalItem, answer: Answer) -> ItemResult:
     )
 
 
-def _ratio(values: list[bool]) -> float:
-    return round(sum(values) / len(values), 4) if values else 0.0
+UNCATEGORISED = "（未分类）"
+
+
+def _share(part: int, whole: int) -> float:
+    return round(part / whole, 4) if whole else 0.0
 
 
 def _percentile(values: list[float], q: float) -> float:
@@ -242,40 +249,87 @@ def _percentile(values: list[float], q: float) -> float:
     return round(ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))], 2)
 
 
-def summarise(results: list[ItemResult]) -> Metrics:
-    answerable = [r for r in results if r.expected_answerable]
-    with_evidence = [r for r in answerable if r.citation_correct is not None]
-    declined = [r for r in results if not r.expected_answerable]
-    latencies = [r.latency_ms for r in results]
-    lengths = [len(r.answer) for r in results if r.answerable]
-    return Metrics(
-        n=len(results),
-        answer_accuracy=_ratio([r.correct for r in answerable]),
-        citation_accuracy=_ratio([bool(r.citation_correct) for r in with_evidence]),
-        hit_at_1=_ratio([r.evidence_rank == 1 for r in with_evidence]),
-        hit_at_5=_ratio([r.evidence_rank is not None and r.evidence_rank <= 5 for r in with_evidence]),
-        mrr=round(sum(1 / r.evidence_rank for r in with_evidence if r.evidence_rank) / len(with_evidence), 4)
-        if with_evidence
-        else 0.0,
-        refusal_accuracy=_ratio([r.correct for r in declined]),
-        latency_ms={"p50": _percentile(latencies, 0.5), "p95": _percentile(latencies, 0.95)},
-        answer_chars={
-            "median": float(statistics.median(lengths)) if lengths else 0.0,
-            "max": float(max(lengths, default=0)),
-        },
-    )
+class Tally:
+    """A run's metrics kept up to date item by item, so a run of any size holds counters and two
+    numbers per item (latency, answer length), never the items themselves."""
+
+    def __init__(self) -> None:
+        self.n = self.failures = 0
+        self.answerable = self.answered_right = 0
+        self.with_evidence = self.cited_right = self.hit_1 = self.hit_5 = 0
+        self.reciprocal_ranks = 0.0
+        self.unanswerable = self.declined_right = 0
+        self.latencies: list[float] = []
+        self.lengths: list[int] = []
+        self.categories: dict[str, list[int]] = {}  # name → [items, correct]
+
+    def add(self, r: ItemResult) -> None:
+        self.n += 1
+        self.failures += not r.correct
+        if r.expected_answerable:
+            self.answerable += 1
+            self.answered_right += r.correct
+            if r.citation_correct is not None:
+                self.with_evidence += 1
+                self.cited_right += r.citation_correct
+                self.hit_1 += r.evidence_rank == 1
+                self.hit_5 += r.evidence_rank is not None and r.evidence_rank <= 5
+                self.reciprocal_ranks += 1 / r.evidence_rank if r.evidence_rank else 0.0
+        else:
+            self.unanswerable += 1
+            self.declined_right += r.correct
+        self.latencies.append(r.latency_ms)
+        if r.answerable:
+            self.lengths.append(len(r.answer))
+        counts = self.categories.setdefault(r.category or UNCATEGORISED, [0, 0])
+        counts[0] += 1
+        counts[1] += r.correct
+
+    def metrics(self) -> Metrics:
+        return Metrics(
+            n=self.n,
+            answer_accuracy=_share(self.answered_right, self.answerable),
+            citation_accuracy=_share(self.cited_right, self.with_evidence),
+            hit_at_1=_share(self.hit_1, self.with_evidence),
+            hit_at_5=_share(self.hit_5, self.with_evidence),
+            mrr=round(self.reciprocal_ranks / self.with_evidence, 4) if self.with_evidence else 0.0,
+            refusal_accuracy=_share(self.declined_right, self.unanswerable),
+            latency_ms={"p50": _percentile(self.latencies, 0.5), "p95": _percentile(self.latencies, 0.95)},
+            answer_chars={
+                "median": float(statistics.median(self.lengths)) if self.lengths else 0.0,
+                "max": float(max(self.lengths, default=0)),
+            },
+        )
+
+    def by_category(self) -> dict[str, dict]:
+        """Accuracy per category (unanswerable items count as correct when declined)."""
+        return {
+            name: {"n": n, "correct": correct, "accuracy": round(correct / n, 4)}
+            for name, (n, correct) in sorted(self.categories.items())
+        }
 
 
-def run_eval(ask: Callable[..., Answer], items: list[EvalItem], progress: Callable[[int, int], None] | None = None) -> EvalRun:
-    results = []
+def summarise(results: Iterable[ItemResult]) -> Metrics:
+    tally = Tally()
+    for r in results:
+        tally.add(r)
+    return tally.metrics()
+
+
+def score_items(
+    ask: Callable[..., Answer], items: list[EvalItem], progress: Callable[[int, int], None] | None = None
+) -> Iterator[tuple[EvalItem, ItemResult]]:
+    """Ask and score the items one at a time, yielding each as it is done, so a caller can store
+    it and let it go (`runs.RunWriter`) instead of holding a whole run."""
     for i, item in enumerate(items):
         if progress:
             progress(i, len(items))
-        results.append(score_item(item, ask(item.question, history=item.history)))
+        yield item, score_item(item, ask(item.question, history=item.history))
     if progress:
         progress(len(items), len(items))
+
+
+def run_eval(ask: Callable[..., Answer], items: list[EvalItem], progress: Callable[[int, int], None] | None = None) -> EvalRun:
+    """The whole run in memory: for the benchmarks' sets; kept runs stream through `runs.RunWriter`."""
+    results = [result for _, result in score_items(ask, items, progress)]
     return EvalRun(metrics=summarise(results), items=results)
-
-
-def dump_json(run: EvalRun) -> str:
-    return json.dumps(run.model_dump(), ensure_ascii=False, indent=2)

@@ -8,7 +8,6 @@ open offline and link to nothing.
 
 from __future__ import annotations
 
-import csv
 import io
 import json
 import re
@@ -20,10 +19,8 @@ from jinja2 import Environment, PackageLoader
 from markupsafe import Markup, escape
 from pydantic import BaseModel
 
-from assistant.evaluate import EvalRun, ItemResult
-from assistant.runs import RunMeta, StoredRun
-
-UNCATEGORISED = "（未分类）"
+from assistant.evaluate import UNCATEGORISED, ItemResult
+from assistant.runs import REPORT_ITEMS, KeptRun, RunItem, RunMeta, RunSummary
 CSV_COLUMNS = [
     "id",
     "category",
@@ -76,50 +73,35 @@ def cited_sections(item: ItemResult) -> list[str]:
     return [f"[{c['n']}] {c.get('section') or c.get('title') or c.get('source', '')}" for c in item.citations]
 
 
-def results_csv(run: EvalRun) -> str:
-    """One row per item; list cells joined by " | ". Text cells that a spreadsheet would run as a
-    formula get a leading apostrophe, so the file opens as text. Write it as UTF-8 with BOM."""
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(CSV_COLUMNS)
-    for r in run.items:
-        writer.writerow(
-            _cell(v)
-            for v in (
-                r.id,
-                r.category,
-                r.question,
-                r.expected_answerable,
-                r.answer,
-                r.reference_answer,
-                r.correct,
-                LIST_SEPARATOR.join(r.missing),
-                r.answerable,
-                r.citation_correct,
-                LIST_SEPARATOR.join(cited_sections(r)),
-                r.evidence_rank,
-                r.latency_ms,
-            )
+def csv_cells(r: ItemResult) -> list[str]:
+    """One item's results.csv row; list cells joined by " | ". Text cells that a spreadsheet
+    would run as a formula get a leading apostrophe, so the file opens as text. The file is
+    written as UTF-8 with BOM (`runs.RunWriter`)."""
+    return [
+        _cell(v)
+        for v in (
+            r.id,
+            r.category,
+            r.question,
+            r.expected_answerable,
+            r.answer,
+            r.reference_answer,
+            r.correct,
+            LIST_SEPARATOR.join(r.missing),
+            r.answerable,
+            r.citation_correct,
+            LIST_SEPARATOR.join(cited_sections(r)),
+            r.evidence_rank,
+            r.latency_ms,
         )
-    return out.getvalue()
+    ]
 
 
-def by_category(run: EvalRun) -> dict[str, dict]:
-    """Accuracy per category (unanswerable items count as correct when declined)."""
-    groups: dict[str, list[bool]] = {}
-    for r in run.items:
-        groups.setdefault(r.category or UNCATEGORISED, []).append(r.correct)
-    return {
-        name: {"n": len(flags), "correct": sum(flags), "accuracy": round(sum(flags) / len(flags), 4)}
-        for name, flags in sorted(groups.items())
-    }
-
-
-def metrics_json(stored: StoredRun) -> str:
+def metrics_json(summary: RunSummary) -> str:
     data = {
-        "run": stored.meta.model_dump(exclude={"skipped_rows"}),
-        "metrics": stored.run.metrics.model_dump(),
-        "by_category": by_category(stored.run),
+        "run": summary.meta.model_dump(exclude={"skipped_rows"}),
+        "metrics": summary.metrics.model_dump(),
+        "by_category": summary.categories,
         "llm_judged": None,
     }
     return json.dumps(data, ensure_ascii=False, indent=2)
@@ -160,17 +142,16 @@ def _svg(figure) -> Markup:
     return Markup(svg[svg.index("<svg") :])
 
 
-def charts(run: EvalRun) -> dict[str, Markup]:
+def charts(categories: dict[str, dict], latencies: list[float]) -> dict[str, Markup]:
     import matplotlib
     from matplotlib.figure import Figure
 
     with matplotlib.rc_context({"svg.fonttype": "path", "font.family": _fonts(), "font.size": 10}):
-        groups = by_category(run)
-        names = list(groups)
+        names = list(categories)
         accuracy = Figure(figsize=(6, 0.45 * len(names) + 1.2))
         ax = accuracy.subplots()
-        bars = ax.barh(names, [g["accuracy"] * 100 for g in groups.values()], color="#3b7dd8")
-        ax.bar_label(bars, labels=[f"{g['correct']}/{g['n']}" for g in groups.values()], padding=3)
+        bars = ax.barh(names, [g["accuracy"] * 100 for g in categories.values()], color="#3b7dd8")
+        ax.bar_label(bars, labels=[f"{g['correct']}/{g['n']}" for g in categories.values()], padding=3)
         ax.set_xlim(0, 110)
         ax.invert_yaxis()
         ax.set_xlabel("正确率 accuracy (%)")
@@ -178,49 +159,42 @@ def charts(run: EvalRun) -> dict[str, Markup]:
 
         latency = Figure(figsize=(6, 2.8))
         ax = latency.subplots()
-        values = [r.latency_ms for r in run.items]
-        ax.hist(values, bins=max(1, min(20, len(values))), color="#6a9f58")
+        ax.hist(latencies, bins=max(1, min(20, len(latencies))), color="#6a9f58")
         ax.set_xlabel("延迟 latency (ms)")
         ax.set_ylabel("题数 items")
         ax.set_title("延迟分布 · latency distribution")
         return {"accuracy": _svg(accuracy), "latency": _svg(latency)}
 
 
-def report_html(stored: StoredRun) -> str:
-    """The run on one page: metrics, charts, then every item with failures first."""
-    items = sorted(stored.run.items, key=lambda r: r.correct)  # stable: failures first, set order kept
+def report_html(summary: RunSummary, shown: list[RunItem], latencies: list[float]) -> str:
+    """The run on one page: metrics, charts, then the items `shown` (failures first, at most
+    REPORT_ITEMS: 50,000 items made a 125 MB page), with a note when that is not all of them."""
+    shown = sorted(shown, key=lambda r: r.correct)  # stable: failures first, set order kept
     return _env().get_template("report.html.j2").render(
-        meta=stored.meta,
-        metrics=_flatten(stored.run.metrics.model_dump()),
-        categories=by_category(stored.run),
-        charts=charts(stored.run),
-        items=items,
-        failures=sum(not r.correct for r in items),
-        evidence=_evidence(stored),
+        meta=summary.meta,
+        metrics=_flatten(summary.metrics.model_dump()),
+        n=summary.metrics.n,
+        categories=summary.categories,
+        charts=charts(summary.categories, latencies),
+        items=shown,
+        failures=summary.failures,
+        cap=REPORT_ITEMS,
         uncategorised=UNCATEGORISED,
     )
-
-
-def _evidence(stored: StoredRun) -> dict[str, list[str]]:
-    return {i.id: i.evidence for i in stored.eval_items}
 
 
 def _parts():
     return _env().get_template("parts.html.j2").module
 
 
-def summary_html(stored: StoredRun) -> str:
+def summary_html(summary: RunSummary) -> str:
     """The run's header and metrics, as in report.html (for the 评测 tab)."""
-    failures = sum(not r.correct for r in stored.run.items)
-    return str(_parts().summary(stored.meta, _flatten(stored.run.metrics.model_dump()), len(stored.run.items), failures))
+    return str(_parts().summary(summary.meta, _flatten(summary.metrics.model_dump()), summary.metrics.n, summary.failures))
 
 
-def item_html(stored: StoredRun, item_id: str) -> str:
+def item_html(item: RunItem, index: int) -> str:
     """One item as in report.html: answer vs reference, missing strings, evidence vs cited passages."""
-    for index, r in enumerate(stored.run.items, start=1):
-        if r.id == item_id:
-            return str(_parts().item(r, _evidence(stored).get(r.id, []), UNCATEGORISED, index))
-    return ""
+    return str(_parts().item(item, item.evidence, UNCATEGORISED, index))
 
 
 def item_css() -> str:
@@ -284,22 +258,27 @@ def _flatten(data: dict, prefix: str = "") -> dict[str, float]:
     return flat
 
 
-def compare(a: StoredRun, b: StoredRun) -> Comparison:
-    """Metric deltas (B − A) and the items, matched by id, whose correctness changed or not."""
-    metrics_a, metrics_b = _flatten(a.run.metrics.model_dump()), _flatten(b.run.metrics.model_dump())
+def compare(a: KeptRun, b: KeptRun) -> Comparison:
+    """Metric deltas (B − A) and the items, matched by id, whose correctness changed or not.
+    Read from the runs' short rows; only the answers of the items listed are read whole."""
+    metrics_a, metrics_b = _flatten(a.summary.metrics.model_dump()), _flatten(b.summary.metrics.model_dump())
     deltas = [
         MetricDelta(metric=k, a=metrics_a[k], b=metrics_b[k], delta=round(metrics_b[k] - metrics_a[k], 4))
         for k in metrics_a
         if k in metrics_b
     ]
-    items_a = {r.id: r for r in a.run.items}
-    items_b = {r.id: r for r in b.run.items}
+    rows_a = {row.id: row for row in a.rows()}
     groups: dict[tuple[bool, bool], list[Flip]] = {(False, True): [], (True, False): [], (False, False): []}
-    for id_, rb in items_b.items():
-        ra = items_a.get(id_)
-        if ra is not None and (ra.correct, rb.correct) in groups:
+    only_b, seen = [], set()
+    for rb in b.rows():
+        seen.add(rb.id)
+        ra = rows_a.get(rb.id)
+        if ra is None:
+            only_b.append(rb.id)
+        elif (ra.correct, rb.correct) in groups:
             groups[(ra.correct, rb.correct)].append(
-                Flip(id=id_, category=rb.category, question=rb.question, answer_a=ra.answer, answer_b=rb.answer, missing_b=rb.missing)
+                Flip(id=rb.id, category=rb.category, question=rb.question, answer_a=a.item(ra.at).answer,
+                     answer_b=b.item(rb.at).answer, missing_b=rb.missing)
             )
     return Comparison(
         a=a.meta,
@@ -308,8 +287,8 @@ def compare(a: StoredRun, b: StoredRun) -> Comparison:
         fixed=groups[(False, True)],
         broken=groups[(True, False)],
         still_failing=groups[(False, False)],
-        only_a=[i for i in items_a if i not in items_b],
-        only_b=[i for i in items_b if i not in items_a],
+        only_a=[i for i in rows_a if i not in seen],
+        only_b=only_b,
     )
 
 

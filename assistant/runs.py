@@ -1,29 +1,53 @@
 """The run store: every evaluation run kept in `data_dir/eval_runs/<run id>/` so runs can be
-listed and compared later.
+listed, opened and compared later, whatever their size.
 
-A run folder holds `run.json` (what the run was and every scored item), plus the files a
-trainer reads: `results.csv`, `metrics.json`, `report.html`. Folders and files are written to
-a temporary name first and renamed into place, so a crash never leaves half a run behind.
+A run folder holds:
+- `meta.json`: when, which set, index build, embedding, answer mode (what a listing reads);
+- `run.json`: that, the metrics and the accuracy by category (small; it marks a run folder);
+- `items.jsonl`: every scored item, one JSON line each, in the set's order;
+- `rows.jsonl`: one short line per item (what the 评测 tab's table, filters and a comparison
+  need) with the byte offset of its item in items.jsonl, so a page of the table, or one item,
+  is read without reading the others;
+- the files a trainer reads: `results.csv`, `metrics.json`, `report.html`.
+
+A run is written item by item into a staging folder as it is scored (`RunWriter`), so memory
+holds counters, not items (a 50,000-item run once took 1.9 GB), and the folder is renamed into
+place when it is whole: a crash never leaves half a run listed.
+
+File modes: every file and folder here is created with the process umask (0644/0755 under the
+usual 022), like the index, the feedback store and the drafts. Runs hold the set's questions and
+the report's passages, which the operator shares (report.html, results.csv); who may read the
+data folder is the umask's and the folder's business, set once by the operator, not a few files'
+(run files used to be 0600 beside a 0644 feedback database, which protected nothing).
 """
 
 from __future__ import annotations
 
+import csv
+import fcntl
 import os
 import re
 import secrets
-import tempfile
+import shutil
+import time
 from datetime import datetime
 from pathlib import Path
+from typing import Iterator
 
 from pydantic import BaseModel, Field, ValidationError
 
 from assistant.errors import UserError
-from assistant.evaluate import EvalItem, EvalRun, LoadReport
+from assistant.evaluate import EvalItem, EvalRun, ItemResult, LoadReport, Metrics, Tally
 from assistant.settings import Settings
 
 RUN_FILE = "run.json"
-META_FILE = "meta.json"  # what a listing of runs needs, so listing never parses a run's items
+META_FILE = "meta.json"  # what a listing of runs needs, so listing never reads a run's items
+ITEMS_FILE = "items.jsonl"
+ROWS_FILE = "rows.jsonl"
 RUN_ID = re.compile(r"^[0-9]{8}-[0-9]{6}-[0-9a-f]{4}$")
+STAGING = re.compile(r"^\.[0-9]{8}-[0-9]{6}-[0-9a-f]{4}\..+\.tmp$")
+REPORT_ITEMS = 1000  # items report.html shows, failures first; every item is in results.csv
+STALE_AFTER_S = 60  # a staging folder nobody holds and older than this was left by a killed run
 
 
 class RunMeta(BaseModel):
@@ -36,10 +60,41 @@ class RunMeta(BaseModel):
     skipped_rows: list[str] = Field(default_factory=list)
 
 
-class StoredRun(BaseModel):
+class RunSummary(BaseModel):
+    """run.json: everything about a run but its items."""
+
+    format: int = 2  # first, so a glance at the file's start tells it from the old whole-run file
+    meta: RunMeta
+    metrics: Metrics
+    categories: dict[str, dict]  # name → {n, correct, accuracy}
+    failures: int
+
+
+class RunItem(ItemResult):
+    """A scored item as kept: the result and the evidence strings the set expected."""
+
+    evidence: list[str] = Field(default_factory=list)
+
+
+class Row(BaseModel):
+    """One line of rows.jsonl: an item's table row, and where the item is in items.jsonl."""
+
+    id: str
+    category: str | None
+    question: str
+    correct: bool
+    missing: list[str]
+    evidence_rank: int | None
+    latency_ms: float
+    at: int
+
+
+class OldRun(BaseModel):
+    """run.json as runs were kept before items.jsonl: the whole run in one file."""
+
     meta: RunMeta
     run: EvalRun
-    eval_items: list[EvalItem] = Field(default_factory=list)  # the set as asked: evidence, must_include
+    eval_items: list[EvalItem] = Field(default_factory=list)
 
 
 def runs_dir(settings: Settings) -> Path:
@@ -50,10 +105,10 @@ def new_run_id() -> str:
     return f"{datetime.now():%Y%m%d-%H%M%S}-{secrets.token_hex(2)}"
 
 
-def record(assistant, run: EvalRun, loaded: LoadReport, eval_set: str) -> StoredRun:
-    """Describe a finished run: when, on which set, with which index and answer mode."""
+def new_meta(assistant, loaded: LoadReport, eval_set: str) -> RunMeta:
+    """Describe a run about to start: when, on which set, with which index and answer mode."""
     manifest = assistant.index.manifest
-    meta = RunMeta(
+    return RunMeta(
         id=new_run_id(),
         created_at=datetime.now().isoformat(timespec="seconds"),
         eval_set=eval_set,
@@ -62,82 +117,238 @@ def record(assistant, run: EvalRun, loaded: LoadReport, eval_set: str) -> Stored
         embedding=manifest.embedding_spec.describe(),
         skipped_rows=loaded.errors,
     )
-    return StoredRun(meta=meta, run=run, eval_items=loaded.items)
 
 
 def atomic_write(path: Path, data: str, encoding: str = "utf-8") -> None:
-    """Write beside the target, then rename over it: readers see the old file or the new one."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    """Write beside the target, then rename over it: readers see the old file or the new one.
+    The file is created with the umask's mode (see the module's docstring)."""
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
     try:
-        with os.fdopen(fd, "w", encoding=encoding, newline="") as handle:
+        with open(tmp, "x", encoding=encoding, newline="") as handle:
             handle.write(data)
         os.replace(tmp, path)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
 
 
-def render(stored: StoredRun) -> dict[str, tuple[str, str]]:
-    """A run folder's files, name → (text, encoding): rendered once, written wherever asked."""
-    from assistant import report  # report renders this module's models, so it imports them
+class ItemFiles:
+    """items.jsonl and rows.jsonl of a folder, appended one item at a time, with the tally."""
 
-    return {
-        RUN_FILE: (stored.model_dump_json(indent=2), "utf-8"),
-        META_FILE: (stored.meta.model_dump_json(indent=2), "utf-8"),
-        "results.csv": (report.results_csv(stored.run), "utf-8-sig"),  # the BOM lets Excel read Chinese
-        "metrics.json": (report.metrics_json(stored), "utf-8"),
-        "report.html": (report.report_html(stored), "utf-8"),
-    }
+    def __init__(self, folder: Path, suffix: str = "") -> None:
+        self.tally = Tally()
+        self.items = open(folder / (ITEMS_FILE + suffix), "xb")
+        self.rows = open(folder / (ROWS_FILE + suffix), "xb")
+
+    def add(self, item: RunItem) -> None:
+        at = self.items.tell()
+        self.items.write(item.model_dump_json().encode() + b"\n")
+        row = Row(at=at, **item.model_dump(include=set(Row.model_fields) - {"at"}))
+        self.rows.write(row.model_dump_json().encode() + b"\n")
+        self.tally.add(item)
+
+    def close(self) -> None:
+        self.items.close()
+        self.rows.close()
+
+    def summary(self, meta: RunMeta) -> RunSummary:
+        return RunSummary(meta=meta, metrics=self.tally.metrics(), categories=self.tally.by_category(), failures=self.tally.failures)
 
 
-def write_folder(files: dict[str, tuple[str, str]], folder: Path) -> None:
+class RunWriter:
+    """One run being kept, written as it is scored:
+
+        with RunWriter(settings, meta) as writer:
+            for item, result in score_items(ask, items):
+                writer.add(result, item.evidence)
+            folder = writer.finish(also=out)
+
+    Each item is appended to items.jsonl, rows.jsonl and results.csv in a staging folder at once;
+    report.html keeps the first REPORT_ITEMS failures and passes. `finish` writes the metrics and
+    the report and renames the folder into place; leaving the block without it removes the
+    staging folder. A staging folder left by a killed run is removed by the next run."""
+
+    def __init__(self, settings: Settings, meta: RunMeta) -> None:
+        self.meta, self.root = meta, runs_dir(settings)
+        self.failed: list[RunItem] = []
+        self.passed: list[RunItem] = []
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            _remove_stale_staging(self.root)
+            self.staging = self.root / f".{meta.id}.{secrets.token_hex(4)}.tmp"
+            self.staging.mkdir()
+            self._held = _hold(self.staging)
+            self.files = ItemFiles(self.staging)
+            self.csv_handle = open(self.staging / "results.csv", "x", encoding="utf-8-sig", newline="")
+        except OSError as exc:
+            raise UserError(f"cannot write to the data directory {self.root}: {exc.strerror or exc}") from None
+        from assistant import report  # report renders this module's models, so it imports them
+
+        self.report = report
+        self.csv = csv.writer(self.csv_handle, lineterminator="\r\n")
+        self.csv.writerow(report.CSV_COLUMNS)
+
+    def __enter__(self) -> RunWriter:
+        return self
+
+    def __exit__(self, *_exc) -> None:
+        self._close()
+        if self.staging.exists():
+            shutil.rmtree(self.staging, ignore_errors=True)
+
+    def add(self, result: ItemResult, evidence: list[str]) -> None:
+        item = RunItem.model_construct(**result.__dict__, evidence=evidence)  # validated when scored
+        try:
+            self.files.add(item)
+            self.csv.writerow(self.report.csv_cells(item))
+            for handle in (self.files.items, self.files.rows, self.csv_handle):
+                handle.flush()  # on disk as it is scored, not in this process's buffers
+        except OSError as exc:
+            raise UserError(f"cannot write the run to {self.root}: {exc.strerror or exc}") from None
+        shown = self.passed if item.correct else self.failed
+        if len(shown) < REPORT_ITEMS:
+            shown.append(item)
+
+    def finish(self, also: Path | None = None) -> Path:
+        """Write the summary files, put the run in place, and copy it into `also` when given
+        (`assistant eval --out`)."""
+        self._close()
+        summary = self.files.summary(self.meta)
+        shown = (self.failed + self.passed)[:REPORT_ITEMS]
+        files = {
+            "metrics.json": self.report.metrics_json(summary),
+            "report.html": self.report.report_html(summary, shown, self.files.tally.latencies),
+            RUN_FILE: summary.model_dump_json(indent=2),
+            META_FILE: self.meta.model_dump_json(indent=2),
+        }
+        target = self.root / self.meta.id
+        try:
+            for name, text in files.items():
+                (self.staging / name).write_text(text, encoding="utf-8")
+            os.replace(self.staging, target)
+            (target / _HOLD_FILE).unlink()
+        except OSError as exc:
+            raise UserError(f"cannot write the run to {self.root}: {exc.strerror or exc}") from None
+        if also is not None:
+            copy_run(target, also)
+        return target
+
+    def _close(self) -> None:
+        for handle in (self.files, self.csv_handle, self._held):
+            handle.close()
+
+
+_HOLD_FILE = ".writing"
+
+
+def _hold(staging: Path):
+    """An exclusive lock on a staging folder for as long as its writer lives (closed with the
+    process however it ends): a staging folder that can be locked was left by a killed run."""
+    handle = open(staging / _HOLD_FILE, "a+")
+    fcntl.flock(handle, fcntl.LOCK_EX)
+    return handle
+
+
+def _remove_stale_staging(root: Path) -> None:
+    for folder in root.iterdir():
+        try:
+            if not STAGING.match(folder.name) or time.time() - folder.stat().st_mtime < STALE_AFTER_S:
+                continue  # (young: its writer may be about to lock it)
+            with open(folder / _HOLD_FILE, "a+") as handle:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                shutil.rmtree(folder, ignore_errors=True)
+        except (BlockingIOError, FileNotFoundError, NotADirectoryError):
+            continue  # a live run's, or finished meanwhile
+
+
+def copy_run(folder: Path, also: Path) -> None:
+    """Every file of a run into `also`, each one whole or not at all."""
     try:
-        folder.mkdir(parents=True, exist_ok=True)
-        for name, (text, encoding) in files.items():
-            atomic_write(folder / name, text, encoding)
+        also.mkdir(parents=True, exist_ok=True)
+        for source in folder.iterdir():
+            tmp = also / f".{source.name}.{secrets.token_hex(4)}.tmp"
+            try:
+                shutil.copyfile(source, tmp)
+                os.replace(tmp, also / source.name)
+            finally:
+                tmp.unlink(missing_ok=True)
     except OSError as exc:
-        raise UserError(f"cannot write the run to {folder}: {exc.strerror or exc}") from None
+        raise UserError(f"cannot write the run to {also}: {exc.strerror or exc}") from None
 
 
-def save(settings: Settings, stored: StoredRun, also: Path | None = None) -> Path:
-    """Keep the run in the data directory (the folder appears complete or not at all), and write
-    the same files into `also` when given (`assistant eval --out`)."""
-    files = render(stored)
-    root = runs_dir(settings)
+class KeptRun:
+    """A kept run opened for reading: its summary in memory, its items read from disk on demand.
+    Nothing here reads every item to show a page: `rows` streams the short rows, `item` seeks
+    to one item."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.summary = _summary(folder)
+
+    @property
+    def meta(self) -> RunMeta:
+        return self.summary.meta
+
+    def rows(self) -> Iterator[Row]:
+        with open(self.folder / ROWS_FILE, "rb") as handle:
+            for line in handle:
+                yield Row.model_validate_json(line)
+
+    def item(self, at: int) -> RunItem:
+        with open(self.folder / ITEMS_FILE, "rb") as handle:
+            handle.seek(at)
+            return RunItem.model_validate_json(handle.readline())
+
+    def items(self) -> Iterator[RunItem]:
+        with open(self.folder / ITEMS_FILE, "rb") as handle:
+            for line in handle:
+                yield RunItem.model_validate_json(line)
+
+
+def _summary(folder: Path) -> RunSummary:
+    path = folder / RUN_FILE
     try:
-        root.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(dir=root, prefix=f".{stored.meta.id}."))
-    except OSError as exc:
-        raise UserError(f"cannot write to the data directory {root}: {exc.strerror or exc}") from None
-    target = root / stored.meta.id
-    try:
-        write_folder(files, staging)
-        staging.chmod(0o755)
-        os.replace(staging, target)
-    finally:
-        if staging.exists():
-            for leftover in staging.iterdir():
-                leftover.unlink()
-            staging.rmdir()
-    if also is not None:
-        write_folder(files, also)
-    return target
-
-
-def _read(folder: Path) -> StoredRun:
-    try:
-        return StoredRun.model_validate_json((folder / RUN_FILE).read_text(encoding="utf-8"))
+        with open(path, "rb") as handle:
+            start = handle.read(64)
+        if b'"format"' not in start:
+            return _upgrade(folder)
+        return RunSummary.model_validate_json(path.read_bytes())
     except FileNotFoundError:
         raise UserError(f"{folder} is not an evaluation run (no {RUN_FILE})") from None
     except (OSError, ValidationError, ValueError) as exc:
-        raise UserError(f"{folder / RUN_FILE} is damaged ({exc.__class__.__name__})") from None
+        raise UserError(f"{path} is damaged ({exc.__class__.__name__})") from None
+
+
+def _upgrade(folder: Path) -> RunSummary:
+    """A run kept before items.jsonl (the whole run in run.json) is rewritten once in today's
+    layout: items.jsonl and rows.jsonl first, then the small run.json, so a crash midway
+    leaves the old run.json to upgrade again."""
+    old = OldRun.model_validate_json((folder / RUN_FILE).read_bytes())
+    evidence = {item.id: item.evidence for item in old.eval_items}
+    suffix = f".{secrets.token_hex(4)}.tmp"
+    try:
+        files = ItemFiles(folder, suffix)
+        try:
+            for result in old.run.items:
+                files.add(RunItem.model_construct(**result.__dict__, evidence=evidence.get(result.id, [])))
+        finally:
+            files.close()
+        for name in (ITEMS_FILE, ROWS_FILE):
+            os.replace(folder / (name + suffix), folder / name)
+        summary = files.summary(old.meta)
+        atomic_write(folder / RUN_FILE, summary.model_dump_json(indent=2))
+    except OSError as exc:
+        raise UserError(f"{folder} holds a run in the old layout and cannot be upgraded: {exc.strerror or exc}") from None
+    finally:
+        for name in (ITEMS_FILE, ROWS_FILE):
+            (folder / (name + suffix)).unlink(missing_ok=True)
+    return summary
 
 
 def list_runs(settings: Settings) -> list[RunMeta]:
     """Every readable run in the data directory, newest first, from each run's small meta.json
     (a page load once parsed every run.json: 12.5 s and 2.3 GB with one 50,000-item run); a
-    run kept before meta.json existed is read whole once and given one. Damaged folders are
-    left out."""
+    run kept before meta.json existed is read once and given one. Damaged folders are left out."""
     root = runs_dir(settings)
     if not root.is_dir():
         return []
@@ -155,7 +366,7 @@ def _meta(folder: Path) -> RunMeta:
     try:
         return RunMeta.model_validate_json((folder / META_FILE).read_text(encoding="utf-8"))
     except (OSError, ValidationError, ValueError):
-        meta = _read(folder).meta
+        meta = _summary(folder).meta
         try:
             atomic_write(folder / META_FILE, meta.model_dump_json(indent=2))
         except OSError:
@@ -173,5 +384,16 @@ def run_folder(settings: Settings, ref: str | Path) -> Path:
     raise UserError(f"no evaluation run '{ref}': give a run folder or a run id from `assistant eval runs`")
 
 
-def load(settings: Settings, ref: str | Path) -> StoredRun:
-    return _read(run_folder(settings, ref))
+def load(settings: Settings, ref: str | Path) -> KeptRun:
+    return KeptRun(run_folder(settings, ref))
+
+
+def json_lines(run: KeptRun) -> Iterator[str]:
+    """The run as `assistant eval --json` prints it, `{"metrics": …, "items": […]}`, in pieces:
+    the items are copied from items.jsonl, never held together."""
+    yield '{"metrics": ' + run.summary.metrics.model_dump_json() + ', "items": ['
+    with open(run.folder / ITEMS_FILE, encoding="utf-8") as handle:
+        for i, line in enumerate(handle):
+            yield ("," if i else "") + "\n" + line.rstrip("\n")
+    yield "\n]}"
+

@@ -18,13 +18,14 @@ import gradio as gr
 
 from assistant import eval_drafts, report, runs
 from assistant.errors import UserError
-from assistant.evaluate import LOADERS, load_eval_set, run_eval
+from assistant.evaluate import LOADERS, load_eval_set, score_items
 from assistant.feedback import FeedbackItem, FeedbackStore
 from assistant.settings import Settings
 
 ALL = "全部"
 PASS, FAIL = "通过", "未通过"
 TABLE_HEADERS = ["id", "类别", "问题", "结果", "缺少", "证据排名", "延迟 ms"]
+PAGE_ROWS = 200  # rows of the table at a time: a run may hold 50,000 items
 FEEDBACK_HEADERS = ["编号", "时间", "问题", "说明", "已转为评测题", "回答（开头）"]
 ANSWER_PREVIEW_CHARS = 40  # the whole answer made each row 2,000 px tall; it is in the form below
 
@@ -40,14 +41,15 @@ def counted(progress):
 
 
 def _friendly(handler):
-    """A UserError becomes Gradio's one-line error toast instead of a traceback."""
+    """A UserError becomes Gradio's one-line error toast, and no traceback in the server's log
+    (Gradio prints one for every gr.Error unless told not to)."""
 
     @functools.wraps(handler)
     def wrapper(*args, **kwargs):
         try:
             return handler(*args, **kwargs)
         except UserError as exc:
-            raise gr.Error(str(exc)) from None
+            raise gr.Error(str(exc), print_exception=False) from None
 
     return wrapper
 
@@ -76,22 +78,39 @@ def run_choices(settings: Settings) -> list[tuple[str, str]]:
     return [(f"{m.id} · {Path(m.eval_set).name} · {m.mode}", m.id) for m in runs.list_runs(settings)]
 
 
-def table_rows(stored: runs.StoredRun | None, category: str, verdict: str) -> list[list]:
-    if stored is None:
-        return []
-    rows = []
-    for r in stored.run.items:
+def table_page(run: runs.KeptRun | None, category: str, verdict: str, page: int) -> tuple[list[list], dict, int, int]:
+    """One page of the filtered table, streamed from the run's short rows (a run is never read
+    whole to show it): the rows, where each shown item is (id → [offset, number in the set]),
+    the page shown (within range) and how many rows match the filters."""
+    if run is None:
+        return [], {}, 1, 0
+    page = max(1, int(page or 1))
+    matching, shown, where = 0, [], {}
+    for number, r in enumerate(run.rows(), start=1):
         name = r.category or report.UNCATEGORISED
         if category not in (ALL, name) or (verdict == PASS and not r.correct) or (verdict == FAIL and r.correct):
             continue
-        rank = "" if r.evidence_rank is None else str(r.evidence_rank)
-        rows.append([r.id, name, r.question, f"✓ {PASS}" if r.correct else f"✗ {FAIL}", " | ".join(r.missing), rank, f"{r.latency_ms:.0f}"])
-    return rows
+        matching += 1
+        if (page - 1) * PAGE_ROWS < matching <= page * PAGE_ROWS:
+            rank = "" if r.evidence_rank is None else str(r.evidence_rank)
+            shown.append([r.id, name, r.question, f"✓ {PASS}" if r.correct else f"✗ {FAIL}", " | ".join(r.missing), rank, f"{r.latency_ms:.0f}"])
+            where[r.id] = [r.at, number]
+    last = max(1, -(-matching // PAGE_ROWS))
+    if page > last:
+        return table_page(run, category, verdict, last)
+    return shown, where, page, matching
 
 
-def downloads(stored: runs.StoredRun, folder: Path, out: Path) -> tuple[str, str]:
+def page_note(page: int, matching: int) -> str:
+    if not matching:
+        return "没有符合条件的题目"
+    first = (page - 1) * PAGE_ROWS + 1
+    return f"第 {page} / {-(-matching // PAGE_ROWS)} 页 · 显示第 {first}–{min(matching, page * PAGE_ROWS)} 题，共 {matching} 题"
+
+
+def downloads(meta: runs.RunMeta, folder: Path, out: Path) -> tuple[str, str]:
     """Copies of the run's CSV and HTML in `out`, a temporary folder Gradio may serve, named by run id."""
-    csv_path, html_path = out / f"{stored.meta.id}-results.csv", out / f"{stored.meta.id}-report.html"
+    csv_path, html_path = out / f"{meta.id}-results.csv", out / f"{meta.id}-report.html"
     shutil.copyfile(folder / "results.csv", csv_path)
     shutil.copyfile(folder / "report.html", html_path)
     return str(csv_path), str(html_path)
@@ -101,13 +120,14 @@ def eval_tab(assistant, settings: Settings) -> None:
     """Build the tab's components and events inside the caller's `with gr.Tab(...)` block."""
     css = report.item_css()
     exports = Path(tempfile.mkdtemp(prefix="assistant-eval-"))  # download copies, one per run
-    current = gr.State(None)  # the StoredRun on show
+    current = gr.State(None)  # the run on show: {"run": its id, "shown": {item id: [offset, number]}}
     with gr.Row(equal_height=True):
         sets = eval_sets(settings)
         eval_set = gr.Dropdown(
             label=f"评测集（{settings.evals_dir}/）", choices=sets, value=sets[0] if sets else None, scale=3, elem_id="eval-set"
         )
         upload = gr.File(label="或上传 JSONL / CSV", file_types=list(LOADERS), type="filepath", scale=2, elem_id="eval-upload")
+    upload_status = gr.Textbox(show_label=False, interactive=False, visible=False, elem_id="eval-upload-status")
     run_button = gr.Button("运行评测", variant="primary", elem_id="eval-run")
     summary = gr.HTML(elem_id="eval-summary", css_template=css)
     with gr.Row(equal_height=True):
@@ -117,6 +137,11 @@ def eval_tab(assistant, settings: Settings) -> None:
         headers=TABLE_HEADERS, datatype="str", interactive=False, wrap=True, max_height=420, elem_id="eval-table",
         column_widths=["8%", "12%", "40%", "10%", "14%", "8%", "8%"],
     )
+    with gr.Row(equal_height=True):
+        previous_page = gr.Button("上一页", size="sm", scale=0, min_width=90, elem_id="eval-previous")
+        page = gr.Number(value=1, precision=0, minimum=1, show_label=False, scale=0, min_width=90, elem_id="eval-page")
+        next_page = gr.Button("下一页", size="sm", scale=0, min_width=90, elem_id="eval-next")
+    page_status = gr.Markdown(elem_id="eval-page-status")  # its own line: squeezed beside the buttons it scrolled on a phone
     detail = gr.HTML("<p>点表格中的一行，查看回答与参考答案、引用原文。</p>", elem_id="eval-detail", css_template=css)
     with gr.Row():
         csv_file = gr.DownloadButton("下载结果 CSV", interactive=False, elem_id="eval-download-csv")
@@ -162,27 +187,33 @@ def eval_tab(assistant, settings: Settings) -> None:
 
     # ------------------------------------------------------------ showing a run
 
-    def show(stored: runs.StoredRun, folder: Path):
-        csv_path, html_path = downloads(stored, folder, exports)
-        names = sorted({r.category or report.UNCATEGORISED for r in stored.run.items})
+    def show(run: runs.KeptRun):
+        csv_path, html_path = downloads(run.meta, run.folder, exports)
+        rows, where, shown_page, matching = table_page(run, ALL, ALL, 1)
         return (
-            stored,
-            report.summary_html(stored),
-            gr.Dropdown(choices=[ALL, *names], value=ALL),
+            {"run": run.meta.id, "shown": where},
+            report.summary_html(run.summary),
+            gr.Dropdown(choices=[ALL, *run.summary.categories], value=ALL),
             ALL,
-            table_rows(stored, ALL, ALL),
+            rows,
+            shown_page,
+            page_note(shown_page, matching),
             "",
             gr.DownloadButton(value=csv_path, interactive=True),
             gr.DownloadButton(value=html_path, interactive=True),
         )
 
-    shown = [current, summary, category, verdict, table, detail, csv_file, html_file]
+    shown = [current, summary, category, verdict, table, page, page_status, detail, csv_file, html_file]
 
     @_friendly
-    def remember_upload(path: str | None) -> str | None:
-        """The file this browser session just uploaded, kept server-side for 运行评测: no request
-        can name a server file for the evaluation to read."""
-        return None if path is None else str(uploaded_file(path, settings.max_request_bytes))
+    def remember_upload(path: str | None):
+        """The file this browser session just uploaded, kept server-side for 运行评测 (no request
+        can name a server file for the evaluation to read), and a line saying it is ready: until
+        then 运行评测 still runs the chosen set."""
+        if path is None:
+            return None, gr.Textbox(visible=False)
+        kept = uploaded_file(path, settings.max_request_bytes)
+        return str(kept), gr.Textbox(value=f"已收到 {kept.name}：「运行评测」将评测这个文件", visible=True)
 
     @_friendly
     def run_set(chosen: str | None, uploaded: str | None, progress=gr.Progress()):
@@ -192,28 +223,48 @@ def eval_tab(assistant, settings: Settings) -> None:
         source = uploaded or chosen
         if not source:
             raise UserError("先选择一个评测集，或上传 JSONL / CSV 文件")
-        loaded = load_eval_set(Path(source), settings.max_question_chars)
+        # an upload is named by its own name: its path is Gradio's temporary folder's, not the user's
+        loaded = load_eval_set(Path(source), settings.max_question_chars, shown_as=Path(uploaded).name if uploaded else None)
         if loaded.errors:
             gr.Warning(f"跳过了 {len(loaded.errors)} 行，其余照常评测。第一行的问题：{loaded.errors[0]}")
         progress((0, len(loaded.items)), desc="评测中")
-        run = run_eval(assistant.ask, loaded.items, lambda done, total: progress((done, total), desc="评测中"))
-        stored = runs.record(assistant, run, loaded, Path(source).name)
-        return show(stored, runs.save(settings, stored))
+        with runs.RunWriter(settings, runs.new_meta(assistant, loaded, Path(source).name)) as writer:
+            for item, result in score_items(assistant.ask, loaded.items, lambda done, total: progress((done, total), desc="评测中")):
+                writer.add(result, item.evidence)
+            folder = writer.finish()
+        return show(runs.KeptRun(folder))
 
     @_friendly
     def open_run(run_id: str | None):
         if not run_id:
             raise UserError("先在列表中选择一次运行")
-        folder = runs.run_folder(settings, run_id)
-        return show(runs.load(settings, folder), folder)
+        return show(runs.load(settings, run_id))
 
-    def refilter(stored, chosen_category: str, chosen_verdict: str):
-        return table_rows(stored, chosen_category, chosen_verdict)
+    def _opened(state: dict | None) -> runs.KeptRun | None:
+        return None if state is None else runs.load(settings, state["run"])
 
-    def select_row(stored, event: gr.SelectData):
-        if stored is None or not event.row_value:
+    @_friendly
+    def turn_page(state: dict | None, chosen_category: str, chosen_verdict: str, wanted: float | None):
+        """The table's page `wanted` under the filters, kept within the pages there are."""
+        rows, where, shown_page, matching = table_page(_opened(state), chosen_category, chosen_verdict, wanted or 1)
+        return rows, None if state is None else {**state, "shown": where}, shown_page, page_note(shown_page, matching)
+
+    def refilter(state: dict | None, chosen_category: str, chosen_verdict: str):
+        return turn_page(state, chosen_category, chosen_verdict, 1)
+
+    def previous(state: dict | None, chosen_category: str, chosen_verdict: str, at: float | None):
+        return turn_page(state, chosen_category, chosen_verdict, int(at or 1) - 1)
+
+    def following(state: dict | None, chosen_category: str, chosen_verdict: str, at: float | None):
+        return turn_page(state, chosen_category, chosen_verdict, int(at or 1) + 1)
+
+    @_friendly
+    def select_row(state: dict | None, event: gr.SelectData):
+        where = (state or {}).get("shown", {}).get(str(event.row_value[0]) if event.row_value else None)
+        if where is None:
             return gr.skip()
-        return report.item_html(stored, str(event.row_value[0]))
+        at, number = where
+        return report.item_html(_opened(state).item(at), number)
 
     def refresh_runs():
         choices = run_choices(settings)
@@ -226,17 +277,21 @@ def eval_tab(assistant, settings: Settings) -> None:
         result = report.compare(runs.load(settings, a), runs.load(settings, b))
         if result.mismatch:
             gr.Warning(result.mismatch)
-        page = exports / f"compare-{a}-{b}.html"
-        page.write_text(report.comparison_html(result), encoding="utf-8")
-        return report.comparison_text(result), gr.DownloadButton(value=str(page), interactive=True)
+        written = exports / f"compare-{a}-{b}.html"
+        written.write_text(report.comparison_html(result), encoding="utf-8")
+        return report.comparison_text(result), gr.DownloadButton(value=str(written), interactive=True)
 
     uploaded = gr.State(None)  # per browser session, never sent by the client
-    upload.upload(remember_upload, [upload], [uploaded], api_visibility="private")
-    upload.clear(lambda: None, None, [uploaded], api_visibility="private")
+    upload.upload(remember_upload, [upload], [uploaded, upload_status], api_visibility="private")
+    upload.clear(lambda: (None, gr.Textbox(visible=False)), None, [uploaded, upload_status], api_visibility="private")
     run_button.click(run_set, [eval_set, uploaded], shown, show_progress_on=[summary]).then(refresh_runs, None, [past, run_a, run_b])
     open_button.click(open_run, [past], shown)
-    category.input(refilter, [current, category, verdict], [table])
-    verdict.input(refilter, [current, category, verdict], [table])
+    paged = [table, current, page, page_status]
+    category.input(refilter, [current, category, verdict], paged)
+    verdict.input(refilter, [current, category, verdict], paged)
+    previous_page.click(previous, [current, category, verdict, page], paged)
+    next_page.click(following, [current, category, verdict, page], paged)
+    page.submit(turn_page, [current, category, verdict, page], paged)
     table.select(select_row, [current], [detail])
     refresh.click(refresh_runs, None, [past, run_a, run_b])
     gr.on(None, refresh_runs, None, [past, run_a, run_b])  # on every page load

@@ -1,11 +1,15 @@
 """Synthetic evaluation runs for the report, compare and run-store tests: scored by the real
-`score_item`, with answers built by hand so every outcome is known in advance."""
+`score_item`, with answers built by hand so every outcome is known in advance, and kept by the
+store's own writer."""
 
 from __future__ import annotations
 
 from assistant.answer_models import Answer, Citation, Passage
-from assistant.evaluate import EvalItem, EvalRun, score_item, summarise
-from assistant.runs import RunMeta, StoredRun
+from pathlib import Path
+
+from assistant.evaluate import EvalItem, score_item
+from assistant.runs import RunMeta, RunWriter
+from assistant.settings import Settings
 
 EVIDENCE = "杭州 124 个，年产值 3380 亿元"
 ITEMS = {
@@ -41,12 +45,28 @@ def answer(text: str, answerable: bool = True, cited: tuple[str, ...] = (EVIDENC
     )
 
 
-def stored_run(run_id: str, answers: dict[str, Answer]) -> StoredRun:
-    """A run of the items named in `answers`, in ITEMS order."""
-    items = [ITEMS[key] for key in ITEMS if key in answers]
-    results = [score_item(item, answers[item.id]) for item in items]
-    meta = RunMeta(id=run_id, created_at="2025-01-01T00:00:00", eval_set="synthetic.jsonl", mode="extractive")
-    return StoredRun(meta=meta, run=EvalRun(metrics=summarise(results), items=results), eval_items=items)
+def _meta(run_id: str) -> RunMeta:
+    return RunMeta(id=run_id, created_at="2025-01-01T00:00:00", eval_set="synthetic.jsonl", mode="extractive")
+
+
+def save_run(settings: Settings, run_id: str, answers: dict[str, Answer], also: Path | None = None) -> Path:
+    """A kept run of the items named in `answers`, in ITEMS order; its folder."""
+    with RunWriter(settings, _meta(run_id)) as writer:
+        for key, item in ITEMS.items():
+            if key in answers:
+                writer.add(score_item(item, answers[key]), item.evidence)
+        return writer.finish(also=also)
+
+
+def save_large_run(settings: Settings, run_id: str, n: int) -> Path:
+    """A kept run of `n` items (MIXED's four over and over, the ids made unique) without asking
+    anything: what a 50,000-item evaluation keeps, for the cost of writing it."""
+    scored = [(item, score_item(item, MIXED[key])) for key, item in ITEMS.items()]
+    with RunWriter(settings, _meta(run_id)) as writer:
+        for i in range(n):
+            item, result = scored[i % len(scored)]
+            writer.add(result.model_copy(update={"id": f"{item.id}-{i}"}), item.evidence)
+        return writer.finish()
 
 
 # a: fails (one string missing), b: passes (declines), c: fails, d: passes

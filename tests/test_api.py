@@ -121,6 +121,42 @@ def test_login_protects_the_api_and_the_ui(report_settings, report_assistant):
         assert answer.status_code == 200 and "124" in answer.json()["answer"]
 
 
+def _routes(routes, prefix: str = ""):
+    """(path, method) of every route the app serves: ours, and Gradio's mounted ones."""
+    for route in routes:
+        kind = type(route).__name__
+        if kind == "_IncludedRouter":  # FastAPI's included routers (Gradio's /gradio_api/…)
+            yield from _routes(route.original_router.routes, prefix + (route.include_context.prefix or ""))
+        elif kind == "Mount":
+            yield from _routes(route.routes, prefix + route.path)
+        else:
+            for method in getattr(route, "methods", None) or ["WEBSOCKET"]:
+                yield prefix + route.path, method
+
+
+def test_with_a_login_set_every_route_schema_and_info_included_refuses_a_request_without_it(report_settings, report_assistant):
+    """/gradio_api/openapi.json was reported served without login: no route of ours or
+    Gradio's bypasses the login layer, which sits in front of the whole app."""
+    settings = report_settings.model_copy(update={"auth": SecretStr("ann:s3cret")})
+    served = sorted(set(_routes(create_app(settings, report_assistant).routes)))
+    paths = {path for path, _ in served}
+    assert {"/gradio_api/openapi.json", "/gradio_api/info", "/config", "/gradio_api/upload", "/api/ask"} <= paths
+    assert len(served) > 60
+    with running(settings, report_assistant) as url, httpx.Client(base_url=url, timeout=120) as http:
+        answered = []
+        for path, method in served:
+            concrete = re.sub(r"\{[^}]+\}", "x", path)
+            if method == "WEBSOCKET":
+                answered.append((path, method, "websocket"))  # none today; a new one must be checked here
+                continue
+            status = http.request(method, concrete).status_code
+            if status != 401:
+                answered.append((path, method, status))
+        assert answered == []
+        assert http.get("/gradio_api/openapi.json", auth=("ann", "wrong")).status_code == 401
+        assert http.get("/gradio_api/openapi.json", auth=("ann", "s3cret")).status_code == 200
+
+
 def test_malformed_auth_settings_are_refused(report_settings, report_assistant):
     assert parse_auth("ann:x, bob:y:z") == [("ann", "x"), ("bob", "y:z")]
     for raw in ("ann", "ann:", ":x", "ann:x,"):

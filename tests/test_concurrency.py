@@ -39,14 +39,13 @@ for i in range(100_000):
 RUN_WRITER = """
 import sys
 sys.path.insert(0, sys.argv[2])
-from assistant.runs import save
 from assistant.settings import Settings
-from run_factory import MIXED, stored_run
+from run_factory import MIXED, save_run
 
 settings = Settings(data_dir=sys.argv[1])
 for i in range(0xFFFF):
     run_id = f"20250101-000000-{i:04x}"
-    save(settings, stored_run(run_id, MIXED))
+    save_run(settings, run_id, MIXED)
     print(i, run_id, flush=True)
 """
 
@@ -108,5 +107,7 @@ def test_eval_runs_killed_mid_write_keep_every_acknowledged_run_and_list_no_half
     for run_id in listed:
         stored = load(settings, run_id)
         folder = settings.data_dir / "eval_runs" / run_id
-        assert {p.name for p in folder.iterdir()} == {"run.json", "meta.json", "results.csv", "metrics.json", "report.html"}
-        assert [item.id for item in stored.run.items] == ["a", "b", "c", "d"]
+        assert {p.name for p in folder.iterdir()} == {
+            "run.json", "meta.json", "items.jsonl", "rows.jsonl", "results.csv", "metrics.json", "report.html"
+        }
+        assert [item.id for item in stored.items()] == ["a", "b", "c", "d"]

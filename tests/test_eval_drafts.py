@@ -57,3 +57,14 @@ def test_a_duplicate_id_or_an_answerable_item_without_strings_is_refused(setting
     assert build_item("x", "问", False, "", "", "", "").must_include == []
     with pytest.raises(UserError, match="问题"):
         build_item("x", "  ", False, "", "", "", "")
+
+
+@pytest.mark.parametrize(
+    "name, message",
+    [("a\x00.jsonl", "控制字符"), ("\ud800.jsonl", "代理字符"), ("长" * 100 + ".jsonl", "文件名太长")],
+    ids=["nul", "lone-surrogate", "300-bytes"],
+)
+def test_a_target_name_the_file_system_cannot_take_is_one_chinese_line(settings, name, message):
+    with pytest.raises(UserError, match=message) as refused:
+        append_item(settings, str(settings.evals_dir / name), draft())
+    assert "\n" not in str(refused.value) and list(settings.evals_dir.iterdir()) == []

@@ -6,21 +6,24 @@ import csv
 import io
 import json
 import re
+from pathlib import Path
 
 import pytest
 
 import cli_runner
 
-from assistant import runs
+from assistant import report, runs
 from assistant.errors import UserError
 from conftest import make_settings
-from run_factory import MIXED, stored_run
-
+from run_factory import MIXED, save_run
 
 
 @pytest.fixture
 def folder(tmp_path):
-    runs.write_folder(runs.render(stored_run("20250101-000000-aaaa", MIXED)), tmp_path / "out")
+    """A run written with `--out`: the copy holds the same files as the kept run."""
+    settings = make_settings(tmp_path, tmp_path / "corpus")
+    kept = save_run(settings, "20250101-000000-aaaa", MIXED, also=tmp_path / "out")
+    assert {p.name: p.read_bytes() for p in kept.iterdir()} == {p.name: p.read_bytes() for p in (tmp_path / "out").iterdir()}
     return tmp_path / "out"
 
 
@@ -68,16 +71,21 @@ def test_report_html_is_self_contained_escaped_and_lists_failures_first(folder):
     assert "LLM-judged metrics" in html and "absent" in html
 
 
+RUN_FILES = {"run.json", "meta.json", "items.jsonl", "rows.jsonl", "results.csv", "metrics.json", "report.html"}
+
+
 def test_a_saved_run_is_listed_and_loads_by_id_or_folder(tmp_path):
     settings = make_settings(tmp_path, tmp_path / "corpus")
-    older, newer = stored_run("20250101-000000-aaaa", MIXED), stored_run("20250102-000000-bbbb", MIXED)
-    runs.save(settings, older)
-    folder = runs.save(settings, newer)
+    save_run(settings, "20250101-000000-aaaa", MIXED)
+    folder = save_run(settings, "20250102-000000-bbbb", {"a": MIXED["a"]})
     assert folder == settings.data_dir / "eval_runs" / "20250102-000000-bbbb"
-    assert {p.name for p in folder.iterdir()} == {"run.json", "meta.json", "results.csv", "metrics.json", "report.html"}
+    assert {p.name for p in folder.iterdir()} == RUN_FILES
     assert [m.id for m in runs.list_runs(settings)] == ["20250102-000000-bbbb", "20250101-000000-aaaa"]
-    assert runs.load(settings, "20250101-000000-aaaa") == older
-    assert runs.load(settings, str(folder)) == newer
+    older = runs.load(settings, "20250101-000000-aaaa")
+    assert older.meta.id == "20250101-000000-aaaa" and older.summary.metrics.n == 4
+    assert [item.id for item in older.items()] == [row.id for row in older.rows()] == ["a", "b", "c", "d"]
+    assert [older.item(row.at).answer for row in older.rows()] == [answer.answer for answer in MIXED.values()]
+    assert [item.id for item in runs.load(settings, str(folder)).items()] == ["a"]
     assert sorted(p.name for p in (settings.data_dir / "eval_runs").iterdir()) == [
         "20250101-000000-aaaa",
         "20250102-000000-bbbb",
@@ -86,23 +94,23 @@ def test_a_saved_run_is_listed_and_loads_by_id_or_folder(tmp_path):
 
 def test_a_failed_save_leaves_no_run_behind(tmp_path, monkeypatch):
     settings = make_settings(tmp_path, tmp_path / "corpus")
-    write = runs.atomic_write
+    write = Path.write_text
 
     def disk_full_at_the_report(path, data, encoding="utf-8"):
         if path.name == "report.html":
             raise OSError(28, "No space left on device")
-        write(path, data, encoding)
+        return write(path, data, encoding)
 
-    monkeypatch.setattr(runs, "atomic_write", disk_full_at_the_report)
+    monkeypatch.setattr(Path, "write_text", disk_full_at_the_report)
     with pytest.raises(UserError, match="No space left"):
-        runs.save(settings, stored_run("20250101-000000-aaaa", MIXED))
+        save_run(settings, "20250101-000000-aaaa", MIXED)
     assert list((settings.data_dir / "eval_runs").iterdir()) == []
     assert runs.list_runs(settings) == []
 
 
 def test_damaged_or_unknown_runs_are_clear_errors_and_skipped_in_the_list(tmp_path):
     settings = make_settings(tmp_path, tmp_path / "corpus")
-    runs.save(settings, stored_run("20250101-000000-aaaa", MIXED))
+    save_run(settings, "20250101-000000-aaaa", MIXED)
     damaged = settings.data_dir / "eval_runs" / "20250103-000000-cccc"
     damaged.mkdir()
     (damaged / "run.json").write_text("{not json", encoding="utf-8")
@@ -146,7 +154,7 @@ def test_listing_runs_reads_each_runs_small_meta_file_never_its_items(tmp_path):
     settings = make_settings(tmp_path, tmp_path / "corpus")
     ids = [f"20250101-0000{i:02d}-aaaa" for i in range(50)]
     for run_id in ids:
-        runs.save(settings, stored_run(run_id, MIXED))
+        save_run(settings, run_id, MIXED)
     for run_id in ids:  # a listing that parsed run.json would now leave every run out
         (settings.data_dir / "eval_runs" / run_id / "run.json").write_text("{not json", encoding="utf-8")
     assert [m.id for m in runs.list_runs(settings)] == sorted(ids, reverse=True)
@@ -154,7 +162,72 @@ def test_listing_runs_reads_each_runs_small_meta_file_never_its_items(tmp_path):
 
 def test_a_run_kept_before_meta_files_is_listed_and_given_one(tmp_path):
     settings = make_settings(tmp_path, tmp_path / "corpus")
-    folder = runs.save(settings, stored_run("20250101-000000-aaaa", MIXED))
+    folder = save_run(settings, "20250101-000000-aaaa", MIXED)
     (folder / "meta.json").unlink()
     assert [m.id for m in runs.list_runs(settings)] == ["20250101-000000-aaaa"]
     assert (folder / "meta.json").is_file()
+
+
+def test_a_run_kept_in_the_old_layout_is_upgraded_once_and_reads_as_before(tmp_path):
+    """Runs kept before items.jsonl held every item in run.json; they open, list and compare."""
+    from assistant.evaluate import EvalRun, score_item, summarise
+    from run_factory import ITEMS
+
+    settings = make_settings(tmp_path, tmp_path / "corpus")
+    results = [score_item(ITEMS[key], MIXED[key]) for key in ITEMS]
+    meta = runs.RunMeta(id="20240101-000000-0000", created_at="2024-01-01T00:00:00", eval_set="old.jsonl", mode="extractive")
+    old = runs.OldRun(meta=meta, run=EvalRun(metrics=summarise(results), items=results), eval_items=list(ITEMS.values()))
+    folder = settings.data_dir / "eval_runs" / meta.id
+    folder.mkdir(parents=True)
+    (folder / "run.json").write_text(old.model_dump_json(indent=2), encoding="utf-8")
+    assert [m.id for m in runs.list_runs(settings)] == [meta.id]
+    kept = runs.load(settings, meta.id)
+    assert kept.summary.metrics == old.run.metrics and kept.summary.failures == 2
+    assert [item.model_dump(exclude={"evidence"}) for item in kept.items()] == [r.model_dump() for r in results]
+    assert next(kept.items()).evidence == ["杭州 124 个"]
+    assert json.loads((folder / "run.json").read_text(encoding="utf-8"))["format"] == 2  # upgraded in place
+    newer = save_run(settings, "20250101-000000-aaaa", MIXED)
+    assert "broken (0)" in report.comparison_text(report.compare(kept, runs.load(settings, str(newer))))
+
+
+def test_a_staging_folder_left_by_a_killed_run_is_removed_by_the_next_run_and_a_live_one_is_not(tmp_path):
+    import os
+
+    settings = make_settings(tmp_path, tmp_path / "corpus")
+    root = settings.data_dir / "eval_runs"
+    killed = root / ".20250101-000000-dead.0badf00d.tmp"
+    killed.mkdir(parents=True)
+    (killed / "items.jsonl").write_bytes(b"{}\n" * 1000)
+    meta = runs.RunMeta(id="20250101-000000-0001", created_at="2025-01-01T00:00:00", eval_set="s.jsonl", mode="extractive")
+    with runs.RunWriter(settings, meta) as live:
+        for folder in (killed, live.staging):
+            os.utime(folder, (0, 0))  # both look old; only the lock tells them apart
+        save_run(settings, "20250101-000000-aaaa", MIXED)
+        assert not killed.exists() and live.staging.is_dir()
+        live.finish()
+    assert sorted(p.name for p in root.iterdir()) == ["20250101-000000-0001", "20250101-000000-aaaa"]
+
+
+@pytest.mark.parametrize("umask, file_mode, folder_mode", [(0o022, 0o644, 0o755), (0o077, 0o600, 0o700)])
+def test_run_files_take_the_umasks_mode_like_the_feedback_store_and_the_index(tmp_path, umask, file_mode, folder_mode):
+    """One policy for every file the assistant writes: the operator's umask decides."""
+    import os
+    import stat
+
+    from assistant.feedback import FeedbackStore
+    from run_factory import answer
+
+    settings = make_settings(tmp_path, tmp_path / "corpus")
+    before = os.umask(umask)
+    try:
+        kept = save_run(settings, "20250101-000000-aaaa", MIXED, also=tmp_path / "out")
+        FeedbackStore(settings.data_dir).rate(answer("杭州 124 个。"), "up")
+        page = tmp_path / "compare.html"
+        result = cli_runner.run("eval", "compare", str(kept), str(tmp_path / "out"), "--html", str(page))
+        assert result.returncode == 0, result.stderr
+    finally:
+        os.umask(before)
+    files = [*kept.iterdir(), *(tmp_path / "out").iterdir(), page, settings.data_dir / "feedback.sqlite3"]
+    assert {f.name: oct(stat.S_IMODE(f.stat().st_mode)) for f in files} == {f.name: oct(file_mode) for f in files}
+    folders = [kept, kept.parent, tmp_path / "out"]
+    assert {str(f): oct(stat.S_IMODE(f.stat().st_mode)) for f in folders} == {str(f): oct(folder_mode) for f in folders}

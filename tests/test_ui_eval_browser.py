@@ -7,6 +7,8 @@ from __future__ import annotations
 import json
 import re
 import time
+from contextlib import contextmanager
+from pathlib import Path
 
 import pytest
 
@@ -134,6 +136,7 @@ def test_comparing_runs_of_different_sets_warns_with_the_items_in_common(page, s
         page.get_by_role("option", name=re.compile(run)).filter(visible=True).first.click()
     page.locator("#eval-compare").click()
     page.get_by_text("两边共有 1 道相同的题").first.wait_for()  # the toast, and the comparison itself
+    page.wait_for_function("document.querySelector('#eval-comparison').innerText.includes('评测集不同')")  # (the toast comes first)
     text = page.locator("#eval-comparison").inner_text()
     assert "评测集不同" in text and "答案准确率 answer_accuracy" in text
     page.screenshot(path=str(SHOTS / f"eval-compare-{size}.png"))
@@ -183,3 +186,75 @@ def test_downvoted_feedback_becomes_a_draft_item_in_the_data_folder(page, server
     page.get_by_text("不在允许的文件夹内").first.wait_for()
     assert not (settings.evals_dir.parent.parent / "outside.jsonl").exists()
     page.screenshot(path=str(SHOTS / f"eval-drafts-{size}.png"))
+
+
+@pytest.fixture(scope="module")
+def big_run(server) -> str:
+    """A kept run of 450 items (a, b, c, d over and over: a-0 … d-449), written once per server."""
+    from run_factory import save_large_run
+
+    save_large_run(server[0], "20240101-000000-0450", 450)
+    return "20240101-000000-0450"
+
+
+@contextmanager
+def fresh_page(page, url: str, size: str):
+    """A new page in the module's browser (one Playwright per process), on the 评测 tab."""
+    width, height = SIZES[size]
+    fresh = page.context.browser.new_page(viewport={"width": width, "height": height}, locale="en-US")
+    try:
+        fresh.set_default_timeout(120_000)
+        fresh.goto(url)
+        fresh.get_by_role("tab", name="评测").click()
+        yield fresh
+    finally:
+        fresh.close()
+
+
+def test_a_big_run_opens_a_page_at_a_time_and_a_row_on_a_later_page_shows_its_item(page, server, big_run):
+    page, size = page
+    with fresh_page(page, server[1], size) as page:
+        page.locator("#eval-history").get_by_text("历史运行与对比").click()
+        page.locator("#eval-past input").click()
+        page.get_by_role("option", name=re.compile(big_run)).click()
+        page.locator("#eval-history").get_by_role("button", name="打开").click()
+        status = page.locator("#eval-page-status")
+        status.get_by_text("第 1 / 3 页 · 显示第 1–200 题，共 450 题").wait_for()
+        page.wait_for_function(SHOWS, arg=["a-0", "b-1"])  # (the table draws the rows in view)
+        page.locator("#eval-next").click()
+        status.get_by_text("第 2 / 3 页 · 显示第 201–400 题，共 450 题").wait_for()
+        page.wait_for_function(f"() => ({SHOWS})(['a-200']) && !({SHOWS})(['b-1'])")
+        page.locator("#eval-verdict").get_by_text("未通过", exact=True).click()  # a and c fail: 225 rows
+        status.get_by_text("第 1 / 2 页 · 显示第 1–200 题，共 225 题").wait_for()
+        page.locator("#eval-page input").fill("2")
+        page.locator("#eval-page input").press("Enter")
+        status.get_by_text("第 2 / 2 页 · 显示第 201–225 题，共 225 题").wait_for()
+        page.wait_for_function(SHOWS, arg=["a-400", "c-402"])  # failures 201 and 202: items 401 and 403
+        page.locator("#eval-table").get_by_text("c-402", exact=True).filter(visible=True).first.click()
+        detail = page.locator("#eval-detail")
+        detail.get_by_text("参考答案", exact=True).wait_for()
+        assert 'data-id="c-402"' in detail.inner_html() and 'id="item-403"' in detail.inner_html()
+        page.screenshot(path=str(SHOTS / f"eval-tab-pages-{size}.png"), full_page=True)
+
+
+@pytest.mark.parametrize(
+    "content, message",
+    [(b"\xff\xfe\x00garbage\x81\x82" * 50, "is neither UTF-8 nor GB18030 text"),
+     ('{"id": "x", "question": "", "answerable": true}\n'.encode(), "no valid items in")],
+    ids=["binary", "no-valid-rows"],
+)
+def test_an_upload_that_cannot_be_evaluated_is_named_by_its_own_name_not_a_server_path(page, server, tmp_path, content, message):
+    from gradio.utils import get_upload_folder
+
+    page, size = page
+    upload = tmp_path / "my set.jsonl"
+    upload.write_bytes(content)
+    with fresh_page(page, server[1], size) as page:
+        page.locator("#eval-upload input[type=file]").set_input_files(str(upload))
+        page.wait_for_function("document.querySelector('#eval-upload-status textarea')?.value.includes('已收到 my set.jsonl')")
+        page.locator("#eval-run").click()
+        toast = page.get_by_text(message)
+        toast.wait_for()
+        shown = toast.inner_text()
+    assert shown.startswith(f"my set.jsonl {message}") or f"{message} my set.jsonl" in shown, shown
+    assert str(Path(get_upload_folder())) not in shown and "/tmp" not in shown
