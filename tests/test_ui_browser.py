@@ -93,6 +93,7 @@ def test_new_chat_and_the_trash_button_forget_the_turns_even_mid_stream(ui, monk
 
     page.get_by_role("button", name="清空对话").click()  # the chat's own trash button
     page.wait_for_function(f"() => document.querySelectorAll('{BOT_MESSAGES}').length === 0")
+    page.locator("#follow-ups").wait_for(state="hidden")  # the server's reset is done (the page empties at once)
     ask(page, "宁波有多少个产业集群？", 0)
     assert recording.histories[-1] == []
 
@@ -245,3 +246,46 @@ def test_the_page_is_chinese_accessible_and_says_how_it_answers(ui, report_index
 def test_the_status_line_names_the_embedding_in_words(embedding, words):
     assert chat_ui.matching_words(embedding) == words
     assert re.fullmatch(r"2026-01-01 08:00（北京时间）", chat_ui.china_time("2026-01-01T00:00:00+00:00"))
+
+
+def test_follow_ups_ask_their_question_and_the_conversation_exports_to_markdown_and_word(ui):
+    from docx import Document
+
+    from assistant.reply import reply_blocks
+    from assistant.suggest import FollowUps
+
+    _, recording, page, size = ui
+    new_chat(page)
+    assert not page.locator("#export-docx").is_visible()  # nothing to export yet
+    ask(page, "杭州有多少个产业集群？", 0)
+    follow = page.locator("#follow-ups button.follow-up:visible")
+    follow.first.wait_for()
+    expected = FollowUps(recording.assistant).for_answer(recording.answers[-1], ["杭州有多少个产业集群？"])
+    assert follow.all_inner_texts() == [s.question for s in expected] and 2 <= len(expected) <= 3
+    page.screenshot(path=str(SHOTS / f"chat-follow-ups-{size}.png"))
+
+    follow.first.click()  # asks it, in the conversation
+    page.wait_for_function(f"() => document.querySelectorAll('{USER_MESSAGES}').length === 2"
+                           f" && document.querySelectorAll('{ONE_PER_ANSWER}')[1].querySelector('details.citation')")
+    asked = recording.answers[-1]
+    assert asked.question == expected[0].question and asked.answerable
+    assert any(c.section.startswith(expected[0].section) for c in asked.citations)
+    assert expected[0].question in page.locator(USER_MESSAGES).last.inner_text()
+    # the row comes back with the new answer's follow-ups (the one asked is not offered again)
+    page.locator("#export-md").wait_for()
+    page.wait_for_function("q => !document.querySelector('#follow-ups .pending') && ![...document.querySelectorAll("
+                           "'#follow-ups button.follow-up')].some(b => b.offsetParent && b.innerText === q)", arg=expected[0].question)
+    assert serious_violations(page) == []
+
+    with page.expect_download() as markdown:
+        page.locator("#export-md").click()
+    text = markdown.value.path().read_text(encoding="utf-8")
+    assert markdown.value.suggested_filename.endswith(".md") and "## 2. 问：报告里“" in text
+    with page.expect_download() as word:
+        page.locator("#export-docx").click()
+    assert word.value.suggested_filename.endswith(".docx")
+    paragraphs = [p.text for p in Document(str(word.value.path())).paragraphs]
+    for answer in recording.answers[-2:]:  # both turns, each with its numbered sources and section paths
+        assert all(line in paragraphs for line in reply_blocks(answer)[1])
+    assert any(p.startswith("[1] 一、产业集群现状 › （一）我省产业集群发展回顾") for p in paragraphs)
+    page.screenshot(path=str(SHOTS / f"chat-exported-{size}.png"), full_page=True)
