@@ -1,8 +1,8 @@
 """Suggested follow-ups: questions about the sections next to the one an answer cites.
 
 The outline comes from the loaded index (every chunk carries its section path, in document
-order), never from a list: a cited section's sub-sections, then its next and previous siblings,
-then its parent's next sibling. Each becomes a simple question over the section's title, and
+order), never from a list: a cited section's sub-sections, then its siblings, then its parent's
+next sibling and the parent. Each becomes a simple question over the section's title, and
 is offered only if the assistant really answers it from that section (asked once, remembered),
 so a click never ends in a decline.
 """
@@ -46,13 +46,19 @@ def outline_of(chunks: Iterable) -> dict[str, dict[Path, list[Path]]]:
 
 
 def neighbours(tree: dict[Path, list[Path]], path: Path) -> list[Path]:
-    """Sub-sections first, then the next and previous sibling, then the parent's next sibling."""
+    """Around `path`, nearest first: its sub-sections, the next and the previous sibling, the
+    sibling after next, the parent's next sibling, the parent itself."""
+    def siblings(node: Path) -> tuple[list[Path], int]:
+        around = tree.get(node[:-1], [])
+        return around, around.index(node) if node in around else -1
+
     out = list(tree.get(path, []))
-    for node in (path, path[:-1]) if len(path) > 1 else (path,):
-        siblings = tree.get(node[:-1], [])
-        if node in siblings:
-            at = siblings.index(node)
-            out += siblings[at + 1 : at + 2] + (siblings[at - 1 : at] if at and node == path else [])
+    around, at = siblings(path)
+    if at >= 0:
+        out += around[at + 1 : at + 2] + around[max(at - 1, 0) : at] + around[at + 2 : at + 3]
+    if len(path) > 1:
+        around, at = siblings(path[:-1])
+        out += (around[at + 1 : at + 2] if at >= 0 else []) + [path[:-1]]
     return [p for p in dict.fromkeys(out) if p and p != path]
 
 
