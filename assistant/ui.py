@@ -30,6 +30,7 @@ from assistant.reply import reply_text
 from assistant.settings import Settings
 from assistant.suggest import FollowUps
 from assistant.ui_eval import eval_tab
+from assistant import ui_source
 
 log = logging.getLogger(__name__)
 
@@ -162,7 +163,7 @@ def page_options() -> dict:
         button_primary_text_color="white",
         input_placeholder_color="*neutral_500",
     )
-    return {"theme": theme, "css": CSS, "head": HEAD, "i18n": gr.I18n(**{PAGE_LANG: GRADIO_LABELS})}
+    return {"theme": theme, "css": CSS + ui_source.CSS, "head": HEAD + ui_source.SOURCE_JS, "i18n": gr.I18n(**{PAGE_LANG: GRADIO_LABELS})}
 
 
 # ---------------------------------------------------------------- rendering (pure functions)
@@ -205,8 +206,14 @@ def _citation(turn: int, c: Citation) -> str:
     return (
         f'<details class="citation" id="{_anchor(turn, c.n)}">'
         f'<summary>[{c.n}] {where}<span class="source">{_e(c.source)}</span></summary>'
-        f'<div class="passage">{highlight(c.text, c.highlights)}</div></details>'
+        f'<div class="passage">{highlight(c.text, c.highlights)}</div>{_open_source(c)}</details>'
     )
+
+
+def _open_source(c: Citation) -> str:
+    """「在原文中查看」: the 原文 tab at this passage, its quoted spans (in the link, `~start-end`) marked."""
+    spans = "".join(f"~{start}-{end}" for start, end in sorted(c.highlights))
+    return f'<a class="open-source" href="#{ui_source.passage_anchor(c.chunk_id)}{spans}">在原文中查看</a>'
 
 
 def render_answer(answer: Answer, turn: int) -> str:
@@ -486,6 +493,7 @@ def build_chat_tab(assistant: Assistant, settings: Settings) -> None:
 # The app's tabs, in order: each is (label, builder(assistant, settings)); a new tab is one entry.
 TABS: list[tuple[str, Callable[[Assistant, Settings], None]]] = [
     ("问答", build_chat_tab),
+    ("原文", ui_source.source_tab),
     ("评测", eval_tab),
 ]
 

@@ -289,3 +289,29 @@ def test_follow_ups_ask_their_question_and_the_conversation_exports_to_markdown_
         assert all(line in paragraphs for line in reply_blocks(answer)[1])
     assert any(p.startswith("[1] 一、产业集群现状 › （一）我省产业集群发展回顾") for p in paragraphs)
     page.screenshot(path=str(SHOTS / f"chat-exported-{size}.png"), full_page=True)
+
+
+def test_a_citation_opens_the_report_tab_at_its_passage_with_the_quote_marked(ui, report_index):
+    _, recording, page, size = ui
+    new_chat(page)
+    ask(page, "杭州有多少个产业集群？", 0)
+    citation = recording.answers[-1].citations[0]
+    page.locator(CITATIONS).first.locator("summary").click()
+    page.locator(CITATIONS).first.get_by_role("link", name="在原文中查看").click()
+    passage = page.locator(f"#passage-{citation.chunk_id}")
+    passage.locator("mark").first.wait_for()
+    marked = passage.locator("mark").all_inner_texts()
+    assert marked == [citation.text[a:b] for a, b in sorted(citation.highlights)] and "124" in marked[0]
+    page.wait_for_timeout(300)
+    assert in_view(page, f"#passage-{citation.chunk_id} mark")
+    # the 目录 is the outline of the index: every section of every chunk's path, in order
+    toc = page.locator("#source-view nav a").all_inner_texts()
+    sections = list(dict.fromkeys(p for c in report_index.chunks if c.section
+                                  for p in [*c.section.split(" › ")]))
+    assert toc[0] == report_index.chunks[0].title and set(sections) <= set(toc)
+    assert page.locator("#source-view .report-passage").count() == len(report_index.chunks)
+    shown = page.locator("#source-view .report").inner_text()  # a sentence two chunks share shows once
+    assert shown.count("从地区分布情况看，各市地的产业集群数量和产值差别较大") == 1
+    assert serious_violations(page) == []
+    page.screenshot(path=str(SHOTS / f"source-tab-{size}.png"))
+    page.get_by_role("tab", name="问答").click()
