@@ -3,18 +3,10 @@ section it names, also when asked inside the conversation (as a click asks it)."
 
 from __future__ import annotations
 
-import pytest
-
 from assistant.chunk import PATH_SEPARATOR
 from assistant.suggest import FollowUps, outline_of
 
 ASKED = ["杭州有多少个产业集群？", "我省产业集群存在哪些主要问题？", "怎样发展新兴产业集群？"]
-
-
-@pytest.fixture(scope="module", params=["report_assistant", "learned_assistant"])
-def assistant(request):
-    """Both ways the product answers: the hashing index without a model, and e5 with the trained one."""
-    return request.getfixturevalue(request.param)
 
 
 def test_the_outline_comes_from_the_index_in_document_order(report_assistant):
@@ -25,7 +17,8 @@ def test_the_outline_comes_from_the_index_in_document_order(report_assistant):
         assert all(child[:-1] == node for child in children)
 
 
-def test_every_suggestion_is_answered_from_its_section_inside_the_conversation(assistant):
+def assert_suggestions_answered(assistant) -> None:
+    """Ask every suggestion offered for a few answers, as a click asks it (after the answer)."""
     follow_ups = FollowUps(assistant)
     offered = 0
     for question in ASKED:
@@ -44,6 +37,10 @@ def test_every_suggestion_is_answered_from_its_section_inside_the_conversation(a
                        for c in follow.citations), (suggestion, [c.section for c in follow.citations])
             offered += 1
     print(f"\n{offered} suggestions asked and answered")
+
+
+def test_every_suggestion_is_answered_from_its_section_inside_the_conversation(report_assistant):
+    assert_suggestions_answered(report_assistant)  # (with the trained model: test_learned_answers.py)
 
 
 def test_a_declined_answer_gets_no_suggestions(report_assistant):
