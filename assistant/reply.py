@@ -21,15 +21,26 @@ def quoted(citation: Citation) -> str:
     return text if len(text) <= MAX_QUOTE_CHARS else text[:MAX_QUOTE_CHARS] + "…"
 
 
+def source_line(citation: Citation) -> str:
+    """One numbered source as officials cite it: [n], section path, the sentence quoted."""
+    return f"[{citation.n}] {citation.section or citation.title}：「{quoted(citation)}」"
+
+
+def reply_blocks(answer: Answer) -> tuple[list[str], list[str]]:
+    """(the answer's paragraphs, its numbered source lines): what every text form of a reply
+    shows, so the copied text, the API reply and the exported files cannot drift apart."""
+    body = [answer.answer.strip()]
+    if answer.extractive_answer:
+        body.append(f"抽取式答案：{answer.extractive_answer}")
+    return body, [source_line(c) for c in answer.citations]
+
+
 def reply_text(answer: Answer) -> str:
     """The answer with its [n] markers, then one 来源 line per citation (markdown list, plain-text readable)."""
-    parts = [answer.answer.strip()]
-    if answer.extractive_answer:
-        parts.append(f"抽取式答案：{answer.extractive_answer}")
-    if answer.citations:
-        lines = [f"- [{c.n}] {c.section or c.title}：「{quoted(c)}」" for c in answer.citations]
-        parts.append("\n".join([SOURCES_HEADING, *lines]))
-    return "\n\n".join(parts)
+    body, sources = reply_blocks(answer)
+    if sources:
+        body.append("\n".join([SOURCES_HEADING, *(f"- {line}" for line in sources)]))
+    return "\n\n".join(body)
 
 
 def strip_sources(text: str) -> str:

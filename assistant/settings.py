@@ -44,6 +44,7 @@ class Settings(BaseSettings):
     retrieve_k: int = Field(8, ge=5, le=100)
     bm25_weight: float = Field(0.6, ge=0.0, le=1.0)
     max_question_chars: int = Field(2000, ge=10)
+    follow_ups: int = Field(3, ge=0, le=5)  # suggested follow-up questions under an answer (0: none)
 
     # generated answers through an OpenAI-compatible endpoint (off when base_url is empty)
     llm_base_url: str | None = None

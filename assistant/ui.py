@@ -11,20 +11,26 @@ from __future__ import annotations
 import html
 import logging
 import re
+import tempfile
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
 import gradio as gr
 
 from assistant.answer_models import Answer, Citation
 from assistant.chain import Assistant
 from assistant.errors import UserError
+from assistant.export import write_exports
 from assistant.feedback import FeedbackStore
 from assistant.reply import reply_text
 from assistant.settings import Settings
+from assistant.suggest import FollowUps
 from assistant.ui_eval import eval_tab
+from assistant import ui_source
 
 log = logging.getLogger(__name__)
 
@@ -66,8 +72,9 @@ a.cite-ref { font-weight: 600; text-decoration: none; }
 .copy-row .plain-text { display: none; }
 button.copy-answer { font-size: .85em; padding: .15em .6em; border: 1px solid var(--border-color-primary);
   border-radius: var(--radius-sm); background: var(--background-fill-primary); color: var(--body-text-color); cursor: pointer; }
-#examples { gap: .4em; flex-wrap: wrap; align-items: center; }
-#examples > * { flex: 0 0 auto !important; width: auto !important; }
+:is(#examples, #follow-ups) { gap: .4em; flex-wrap: wrap; align-items: center; }
+:is(#examples, #follow-ups) > * { flex: 0 0 auto !important; width: auto !important; }
+#export-md { margin-left: auto; }
 .examples-label { font-size: .9em; color: var(--body-text-color-subdued); }
 h1.app-title { font-size: 1.5rem; font-weight: 600; margin: .2em 0 .1em; }
 .status-line { color: var(--body-text-color-subdued); font-size: .9em; }
@@ -156,7 +163,7 @@ def page_options() -> dict:
         button_primary_text_color="white",
         input_placeholder_color="*neutral_500",
     )
-    return {"theme": theme, "css": CSS, "head": HEAD, "i18n": gr.I18n(**{PAGE_LANG: GRADIO_LABELS})}
+    return {"theme": theme, "css": CSS + ui_source.CSS, "head": HEAD + ui_source.SOURCE_JS, "i18n": gr.I18n(**{PAGE_LANG: GRADIO_LABELS})}
 
 
 # ---------------------------------------------------------------- rendering (pure functions)
@@ -199,8 +206,14 @@ def _citation(turn: int, c: Citation) -> str:
     return (
         f'<details class="citation" id="{_anchor(turn, c.n)}">'
         f'<summary>[{c.n}] {where}<span class="source">{_e(c.source)}</span></summary>'
-        f'<div class="passage">{highlight(c.text, c.highlights)}</div></details>'
+        f'<div class="passage">{highlight(c.text, c.highlights)}</div>{_open_source(c)}</details>'
     )
+
+
+def _open_source(c: Citation) -> str:
+    """「在原文中查看」: the 原文 tab at this passage, its quoted spans (in the link, `~start-end`) marked."""
+    spans = "".join(f"~{start}-{end}" for start, end in sorted(c.highlights))
+    return f'<a class="open-source" href="#{ui_source.passage_anchor(c.chunk_id)}{spans}">在原文中查看</a>'
 
 
 def render_answer(answer: Answer, turn: int) -> str:
@@ -274,6 +287,7 @@ class Conversation:
     commenting: int | None = None
     epoch: int = 0  # bumped by every reset: an answer begun before it belongs to no conversation
     streaming: bool = False  # while an answer streams (gr.State deep-copies this, so no lock)
+    exports: Path | None = None  # this conversation's own folder for its exported files, made on first use
 
     def reset(self) -> None:
         """Forget every turn, in place: an answer still streaming holds this very object, and
@@ -320,6 +334,8 @@ def answer_events(assistant: Assistant, question: str, history: list[tuple[str, 
 def build_chat_tab(assistant: Assistant, settings: Settings) -> None:
     store = FeedbackStore(settings.data_dir)
     limit = settings.max_question_chars
+    follow_ups = FollowUps(assistant, settings.follow_ups)
+    export_root = Path(tempfile.mkdtemp(prefix="assistant-chat-"))  # one folder per conversation inside
     conversation = gr.State(Conversation())
     # above the chat, so they are above the fold on a phone (Gradio's examples inside the empty
     # chat are a role=list of buttons with English names, which axe-core rejects)
@@ -337,6 +353,14 @@ def build_chat_tab(assistant: Assistant, settings: Settings) -> None:
         buttons=[],  # Gradio's copy button copies the message's HTML: each answer has its own
         placeholder="用平常的话提问，回答会附上报告原文出处。",
     )
+    # under the latest answer, one row: questions about the sections around the one it cites,
+    # and the whole conversation as files (one row keeps the question box on a laptop's first screen)
+    with gr.Row(visible=False, elem_id="follow-ups", equal_height=True) as follow_row:
+        follow_label = gr.HTML('<span class="examples-label">接着问：</span>', padding=False, min_height=0)
+        follow_buttons = [gr.Button("", size="sm", scale=0, min_width=0, elem_classes="follow-up")
+                          for _ in range(settings.follow_ups)]
+        export_md = gr.DownloadButton("导出 Markdown", size="sm", scale=0, min_width=0, interactive=False, elem_id="export-md")
+        export_docx = gr.DownloadButton("导出 Word", size="sm", scale=0, min_width=0, interactive=False, elem_id="export-docx")
     # the count sits right above the box, so a long paste never pushes it out of sight
     gr.HTML(f'<div id="question-count" data-limit="{limit}" aria-live="polite"></div>', padding=False, min_height=0)
     with gr.Row(equal_height=True):
@@ -359,16 +383,18 @@ def build_chat_tab(assistant: Assistant, settings: Settings) -> None:
 
     def respond(text: str, state: Conversation):
         if len(text or "") > limit:  # never cut (the question is often at the end): the red count
-            yield gr.skip(), gr.skip(), gr.skip()  # under the box already says it is not sent
+            yield gr.skip(), gr.skip(), gr.skip(), gr.skip()  # under the box already says it is not sent
             return
         text = (text or "").strip()
         if not text:
-            yield gr.skip(), gr.skip(), gr.skip()
+            yield gr.skip(), gr.skip(), gr.skip(), gr.skip()
             return
         epoch, history = state.epoch, state.history()
         shown = state.messages() + [{"role": "user", "content": _e(text)}]
         state.streaming = True
-        yield "", shown + [{"role": "assistant", "content": render_partial("正在查找……")}], state
+        # the last answer's follow-ups go (they are about an answer no longer the latest), and the
+        # export buttons with them until the files include this answer
+        yield "", shown + [{"role": "assistant", "content": render_partial("正在查找……")}], state, gr.Row(visible=False)
         received = ""
         try:
             for event in answer_events(assistant, text, history):
@@ -377,15 +403,15 @@ def build_chat_tab(assistant: Assistant, settings: Settings) -> None:
                 # the box was cleared once above; what the user types meanwhile is theirs
                 if isinstance(event, Answer):
                     state.answers.append(event)
-                    yield gr.skip(), state.messages(), state
+                    yield gr.skip(), state.messages(), state, gr.skip()
                     return
                 received += event
-                yield gr.skip(), shown + [{"role": "assistant", "content": render_partial(received)}], state
+                yield gr.skip(), shown + [{"role": "assistant", "content": render_partial(received)}], state, gr.skip()
         except UserError as exc:
-            yield text, shown + [{"role": "assistant", "content": render_partial(f"无法回答：{exc}")}], state
+            yield text, shown + [{"role": "assistant", "content": render_partial(f"无法回答：{exc}")}], state, gr.skip()
         except Exception:  # a bug must not leave the chat hanging; the log has the details
             log.exception("answering %r failed", text)
-            yield text, shown + [{"role": "assistant", "content": render_partial("出错了，请稍后再试。")}], state
+            yield text, shown + [{"role": "assistant", "content": render_partial("出错了，请稍后再试。")}], state, gr.skip()
         finally:
             state.streaming = False
 
@@ -417,18 +443,41 @@ def build_chat_tab(assistant: Assistant, settings: Settings) -> None:
             raise gr.Error(f"说明没有保存：{exc}")
         return "", f"第 {state.commenting + 1} 个回答的说明已保存，谢谢！"
 
+    def after_answer(state: Conversation):
+        """The latest answer's follow-ups, and the whole conversation as Markdown and Word."""
+        if not state.answers:
+            return nothing_to_offer()
+        latest = state.answers[-1]
+        suggested = follow_ups.for_answer(latest, [a.question for a in state.answers])
+        if state.exports is None:
+            state.exports = export_root / uuid.uuid4().hex
+        markdown, docx = write_exports(list(state.answers), state.exports, datetime.now(CHINA))
+        buttons = [gr.Button(s.question, visible=True) for s in suggested]
+        buttons += [gr.Button(visible=False)] * (len(follow_buttons) - len(buttons))
+        return (gr.Row(visible=True), gr.HTML(visible=bool(suggested)), *buttons,
+                gr.DownloadButton(value=str(markdown), interactive=True), gr.DownloadButton(value=str(docx), interactive=True))
+
+    def nothing_to_offer():
+        return (gr.Row(visible=False), gr.HTML(visible=False), *[gr.Button(visible=False)] * len(follow_buttons),
+                gr.DownloadButton(value=None, interactive=False), gr.DownloadButton(value=None, interactive=False))
+
     def reset(state: Conversation):
         state.reset()
         state.settle()
-        return [], "", state, gr.Row(visible=False)
+        return [], "", state, gr.Row(visible=False), *nothing_to_offer()
 
     asking = [question, conversation]
-    answering = [question, chatbot, conversation]
+    answering = [question, chatbot, conversation, follow_row]
+    offering = [follow_row, follow_label, *follow_buttons, export_md, export_docx]
     # a question sent while the last answer is still finishing waits its turn instead of being dropped
     asked = [
         question.submit(respond, asking, answering, trigger_mode="always_last"),
         send.click(respond, asking, answering, trigger_mode="always_last"),
+        # a follow-up button's label is its question
+        *(button.click(respond, [button, conversation], answering, trigger_mode="always_last") for button in follow_buttons),
     ] + [button.click(asker(q), [conversation], answering, trigger_mode="always_last") for button, q in zip(examples, EXAMPLES)]
+    for event in asked:
+        event.then(after_answer, [conversation], offering)
     question.change(None, [question], None, js=COUNT_JS)
     chatbot.like(rate, [conversation], [feedback_row, feedback_note, comment, conversation], concurrency_limit=None).then(
         None, js=SHOW_COMMENT_JS
@@ -436,7 +485,7 @@ def build_chat_tab(assistant: Assistant, settings: Settings) -> None:
     save_comment.click(add_comment, [comment, conversation], [comment, feedback_note], concurrency_limit=None)
     comment.submit(add_comment, [comment, conversation], [comment, feedback_note], concurrency_limit=None)
     # 新对话 and the chat's own 清空 (trash) both forget the turns, also while an answer streams
-    resetting = [chatbot, question, conversation, feedback_row]
+    resetting = [chatbot, question, conversation, feedback_row, *offering]
     new_chat.click(reset, [conversation], resetting, cancels=asked, concurrency_limit=None)
     chatbot.clear(reset, [conversation], resetting, cancels=asked, concurrency_limit=None)
 
@@ -444,6 +493,7 @@ def build_chat_tab(assistant: Assistant, settings: Settings) -> None:
 # The app's tabs, in order: each is (label, builder(assistant, settings)); a new tab is one entry.
 TABS: list[tuple[str, Callable[[Assistant, Settings], None]]] = [
     ("问答", build_chat_tab),
+    ("原文", ui_source.source_tab),
     ("评测", eval_tab),
 ]
 

@@ -36,3 +36,10 @@ def test_what_the_report_does_not_cover_is_declined_with_what_it_does(learned_as
     assert answer.citations == []
     assert "浙江省产业集群调研报告" in answer.answer  # says what it can answer
     assert "相近的内容" not in answer.answer  # and points at no unrelated section
+
+
+def test_every_suggested_follow_up_is_answered_from_its_section(learned_assistant):
+    """Here, not in test_suggest.py: this file's worker builds the trained model; another would wait for it."""
+    from test_suggest import assert_suggestions_answered
+
+    assert_suggestions_answered(learned_assistant)

@@ -93,6 +93,7 @@ def test_new_chat_and_the_trash_button_forget_the_turns_even_mid_stream(ui, monk
 
     page.get_by_role("button", name="清空对话").click()  # the chat's own trash button
     page.wait_for_function(f"() => document.querySelectorAll('{BOT_MESSAGES}').length === 0")
+    page.locator("#follow-ups").wait_for(state="hidden")  # the server's reset is done (the page empties at once)
     ask(page, "宁波有多少个产业集群？", 0)
     assert recording.histories[-1] == []
 
@@ -245,3 +246,72 @@ def test_the_page_is_chinese_accessible_and_says_how_it_answers(ui, report_index
 def test_the_status_line_names_the_embedding_in_words(embedding, words):
     assert chat_ui.matching_words(embedding) == words
     assert re.fullmatch(r"2026-01-01 08:00（北京时间）", chat_ui.china_time("2026-01-01T00:00:00+00:00"))
+
+
+def test_follow_ups_ask_their_question_and_the_conversation_exports_to_markdown_and_word(ui):
+    from docx import Document
+
+    from assistant.reply import reply_blocks
+    from assistant.suggest import FollowUps
+
+    _, recording, page, size = ui
+    new_chat(page)
+    assert not page.locator("#export-docx").is_visible()  # nothing to export yet
+    ask(page, "杭州有多少个产业集群？", 0)
+    follow = page.locator("#follow-ups button.follow-up:visible")
+    follow.first.wait_for()
+    expected = FollowUps(recording.assistant).for_answer(recording.answers[-1], ["杭州有多少个产业集群？"])
+    assert follow.all_inner_texts() == [s.question for s in expected] and 2 <= len(expected) <= 3
+    page.screenshot(path=str(SHOTS / f"chat-follow-ups-{size}.png"))
+
+    follow.first.click()  # asks it, in the conversation
+    page.wait_for_function(f"() => document.querySelectorAll('{USER_MESSAGES}').length === 2"
+                           f" && document.querySelectorAll('{ONE_PER_ANSWER}')[1].querySelector('details.citation')")
+    asked = recording.answers[-1]
+    assert asked.question == expected[0].question and asked.answerable
+    assert any(c.section.startswith(expected[0].section) for c in asked.citations)
+    assert expected[0].question in page.locator(USER_MESSAGES).last.inner_text()
+    # the row comes back with the new answer's follow-ups (the one asked is not offered again)
+    page.locator("#export-md").wait_for()
+    page.wait_for_function("q => !document.querySelector('#follow-ups .pending') && ![...document.querySelectorAll("
+                           "'#follow-ups button.follow-up')].some(b => b.offsetParent && b.innerText === q)", arg=expected[0].question)
+    assert serious_violations(page) == []
+
+    with page.expect_download() as markdown:
+        page.locator("#export-md").click()
+    text = markdown.value.path().read_text(encoding="utf-8")
+    assert markdown.value.suggested_filename.endswith(".md") and "## 2. 问：报告里“" in text
+    with page.expect_download() as word:
+        page.locator("#export-docx").click()
+    assert word.value.suggested_filename.endswith(".docx")
+    paragraphs = [p.text for p in Document(str(word.value.path())).paragraphs]
+    for answer in recording.answers[-2:]:  # both turns, each with its numbered sources and section paths
+        assert all(line in paragraphs for line in reply_blocks(answer)[1])
+    assert any(p.startswith("[1] 一、产业集群现状 › （一）我省产业集群发展回顾") for p in paragraphs)
+    page.screenshot(path=str(SHOTS / f"chat-exported-{size}.png"), full_page=True)
+
+
+def test_a_citation_opens_the_report_tab_at_its_passage_with_the_quote_marked(ui, report_index):
+    _, recording, page, size = ui
+    new_chat(page)
+    ask(page, "杭州有多少个产业集群？", 0)
+    citation = recording.answers[-1].citations[0]
+    page.locator(CITATIONS).first.locator("summary").click()
+    page.locator(CITATIONS).first.get_by_role("link", name="在原文中查看").click()
+    passage = page.locator(f"#passage-{citation.chunk_id}")
+    passage.locator("mark").first.wait_for()
+    marked = passage.locator("mark").all_inner_texts()
+    assert marked == [citation.text[a:b] for a, b in sorted(citation.highlights)] and "124" in marked[0]
+    page.wait_for_timeout(300)
+    assert in_view(page, f"#passage-{citation.chunk_id} mark")
+    # the 目录 is the outline of the index: every section of every chunk's path, in order
+    toc = page.locator("#source-view nav a").all_inner_texts()
+    sections = list(dict.fromkeys(p for c in report_index.chunks if c.section
+                                  for p in [*c.section.split(" › ")]))
+    assert toc[0] == report_index.chunks[0].title and set(sections) <= set(toc)
+    assert page.locator("#source-view .report-passage").count() == len(report_index.chunks)
+    shown = page.locator("#source-view .report").inner_text()  # a sentence two chunks share shows once
+    assert shown.count("从地区分布情况看，各市地的产业集群数量和产值差别较大") == 1
+    assert serious_violations(page) == []
+    page.screenshot(path=str(SHOTS / f"source-tab-{size}.png"))
+    page.get_by_role("tab", name="问答").click()
