@@ -42,7 +42,8 @@ document.addEventListener("click", (event) => {
   let tries = 0;
   const show = () => {
     const passage = document.getElementById(id);
-    if (!passage || !passage.offsetParent) { if (tries++ < 50) setTimeout(show, 40); return; }
+    // the tab renders its content on first show: on a slow phone or a busy server that takes seconds
+    if (!passage || !passage.offsetParent) { if (tries++ < 250) setTimeout(show, 40); return; }
     document.querySelectorAll("#source-view .report-passage mark").forEach(m => m.replaceWith(...m.childNodes));
     // the passage's own text, after the sentence it repeats from the one before (hidden)
     const text = [...passage.textContent], carry = Number(passage.dataset.carry || 0);

@@ -91,9 +91,12 @@ def test_new_chat_and_the_trash_button_forget_the_turns_even_mid_stream(ui, monk
     ask(page, "绍兴有多少个产业集群？", 0)
     assert recording.histories[-1] == []  # 新对话: the next question carries no history
 
-    page.get_by_role("button", name="清空对话").click()  # the chat's own trash button
-    page.wait_for_function(f"() => document.querySelectorAll('{BOT_MESSAGES}').length === 0")
-    page.locator("#follow-ups").wait_for(state="hidden")  # the server's reset is done (the page empties at once)
+    # the chat's own trash button; the page empties at once, the server's reset is done when it
+    # has emptied the question box too (a question sent before that may be wiped by it)
+    page.locator("#question textarea").fill("未发送的草稿")
+    page.get_by_role("button", name="清空对话").click()
+    page.wait_for_function(f"() => !document.querySelectorAll('{BOT_MESSAGES}').length"
+                           " && document.querySelector('#question textarea').value === ''")
     ask(page, "宁波有多少个产业集群？", 0)
     assert recording.histories[-1] == []
 
