@@ -41,7 +41,7 @@ def draft_id(feedback: FeedbackItem) -> str:
 def drafted(settings: Settings) -> dict[str, str]:
     """Draft ids already in a JSONL set (the default file and the sets directly in an allowed
     folder) → the file's name: which 👎 answers a trainer has already turned into items."""
-    files = {Path(default_target(settings)).resolve()}
+    files: set[Path] = set()  # (the default file lies in the data folder, one of these)
     for folder in allowed_folders(settings):
         if folder.is_dir():
             files.update(p.resolve() for p in folder.glob("*.jsonl"))

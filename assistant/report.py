@@ -230,12 +230,7 @@ class Comparison(BaseModel):
     still_failing: list[Flip]
     only_a: list[str]
     only_b: list[str]
-
-    @property
-    def common(self) -> int:
-        """Items (by id) in both runs: B's count less those only in B."""
-        n_b = next((d.b for d in self.deltas if d.metric == "n"), 0)
-        return int(n_b) - len(self.only_b)
+    common: int  # items (by id) in both runs
 
     @property
     def mismatch(self) -> str | None:
@@ -289,6 +284,7 @@ def compare(a: KeptRun, b: KeptRun) -> Comparison:
         still_failing=groups[(False, False)],
         only_a=[i for i in rows_a if i not in seen],
         only_b=only_b,
+        common=len(seen) - len(only_b),
     )
 
 

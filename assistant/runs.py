@@ -308,11 +308,10 @@ class KeptRun:
 def _summary(folder: Path) -> RunSummary:
     path = folder / RUN_FILE
     try:
-        with open(path, "rb") as handle:
-            start = handle.read(64)
-        if b'"format"' not in start:
+        data = path.read_bytes()  # small in today's layout; an old whole run is upgraded once
+        if b'"format"' not in data[:64]:
             return _upgrade(folder)
-        return RunSummary.model_validate_json(path.read_bytes())
+        return RunSummary.model_validate_json(data)
     except FileNotFoundError:
         raise UserError(f"{folder} is not an evaluation run (no {RUN_FILE})") from None
     except (OSError, ValidationError, ValueError) as exc:

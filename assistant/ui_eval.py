@@ -32,12 +32,7 @@ ANSWER_PREVIEW_CHARS = 40  # the whole answer made each row 2,000 px tall; it is
 
 def counted(progress):
     """`progress` saying 「第 41/160 题」 where Gradio says 「41/160 steps」."""
-
-    def report(done_total: tuple[int, int], desc: str | None = None) -> None:
-        done, total = done_total
-        progress(done / total if total else 0.0, desc=f"第 {done}/{total} 题")
-
-    return report
+    return lambda done, total: progress(done / total if total else 0.0, desc=f"第 {done}/{total} 题")
 
 
 def _friendly(handler):
@@ -227,9 +222,8 @@ def eval_tab(assistant, settings: Settings) -> None:
         loaded = load_eval_set(Path(source), settings.max_question_chars, shown_as=Path(uploaded).name if uploaded else None)
         if loaded.errors:
             gr.Warning(f"跳过了 {len(loaded.errors)} 行，其余照常评测。第一行的问题：{loaded.errors[0]}")
-        progress((0, len(loaded.items)), desc="评测中")
         with runs.RunWriter(settings, runs.new_meta(assistant, loaded, Path(source).name)) as writer:
-            for item, result in score_items(assistant.ask, loaded.items, lambda done, total: progress((done, total), desc="评测中")):
+            for item, result in score_items(assistant.ask, loaded.items, progress):
                 writer.add(result, item.evidence)
             folder = writer.finish()
         return show(runs.KeptRun(folder))
