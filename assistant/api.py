@@ -90,7 +90,7 @@ def _lone_surrogate(body: bytes) -> bool:
     except UnicodeEncodeError:
         return True
     except (ValueError, RecursionError):
-        return False  # not JSON: the route refuses it on its own
+        pass  # not JSON: the route refuses it on its own
     return False
 
 

@@ -80,7 +80,7 @@ class Assistant:
     ) -> None:
         self.settings = settings
         self.index = index or LoadedIndex.open(settings)
-        self.index.tokenizer.tagged("")  # what every question needs is made before the first one
+        self.index.tokenizer.prepare()  # what every question needs is made before the first one
         self.retriever = HybridRetriever(
             index=self.index,
             k=settings.retrieve_k,

@@ -127,15 +127,11 @@ def current_build(persist: Path) -> Path | None:
     return build if (build / MANIFEST).is_file() else None
 
 
-def _damaged(what: str) -> IndexDamaged:
-    return IndexDamaged(what)
-
-
 def _manifest_at(build: Path) -> Manifest:
     try:
         return Manifest.model_validate_json((build / MANIFEST).read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
-        raise _damaged(f"manifest: {exc.__class__.__name__}") from None
+        raise IndexDamaged(f"manifest: {exc.__class__.__name__}") from None
 
 
 def read_manifest(persist: Path) -> Manifest | None:
@@ -571,7 +567,7 @@ def _read_lexical(build: Path) -> tuple[list[Chunk], list[list[str]]]:
     chunks = [_read_chunk(line) for line in (build / CHUNKS).read_text(encoding="utf-8").splitlines()]
     tokens = [json.loads(line) for line in (build / TOKENS).read_text(encoding="utf-8").splitlines()]
     if len(chunks) != len(tokens):
-        raise _damaged(f"{len(chunks)} chunks but {len(tokens)} token lists")
+        raise IndexDamaged(f"{len(chunks)} chunks but {len(tokens)} token lists")
     return chunks, tokens
 
 
@@ -639,7 +635,7 @@ def _copy_vectors(settings: Settings, previous_build: Path, name: str, target, i
         tell("复制向量", start, len(ids))
         got = source.get(ids=ids[start : start + VECTOR_BATCH], include=["embeddings", "documents", "metadatas"])
         if len(got["ids"]) != len(ids[start : start + VECTOR_BATCH]):
-            raise _damaged(f"the previous build's Chroma collection lacks {len(ids[start:start + VECTOR_BATCH]) - len(got['ids'])} vectors")
+            raise IndexDamaged(f"the previous build's Chroma collection lacks {len(ids[start:start + VECTOR_BATCH]) - len(got['ids'])} vectors")
         target.add(ids=got["ids"], embeddings=got["embeddings"], documents=got["documents"], metadatas=got["metadatas"])
     tell("复制向量", len(ids), len(ids))
 
@@ -671,9 +667,9 @@ def _open_vectors(settings: Settings, build: Path, manifest: Manifest, embedding
         store = vector_store(settings, build, manifest.collection, embeddings)
         count = store._collection.count()
     except Exception as exc:  # a store Chroma cannot open is damaged, whatever Chroma raises for it
-        raise _damaged(f"Chroma store: {_first_line(exc)}") from None
+        raise IndexDamaged(f"Chroma store: {_first_line(exc)}") from None
     if count != manifest.chunks:
-        raise _damaged(f"Chroma holds {count} of {manifest.chunks} chunks")
+        raise IndexDamaged(f"Chroma holds {count} of {manifest.chunks} chunks")
     return store
 
 
@@ -682,7 +678,7 @@ def _open_units(settings: Settings, build: Path, manifest: Manifest, embeddings)
     try:
         found = read_units(build)
     except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise _damaged(f"sentence units: {exc.__class__.__name__}") from None
+        raise IndexDamaged(f"sentence units: {exc.__class__.__name__}") from None
     if found is None:
         return None, None
     units, _ = found
@@ -690,9 +686,9 @@ def _open_units(settings: Settings, build: Path, manifest: Manifest, embeddings)
         store = vector_store(settings, build, sentence_collection(manifest.build_id), embeddings)
         count = store._collection.count()
     except Exception as exc:  # a store Chroma cannot open is damaged, whatever Chroma raises for it
-        raise _damaged(f"Chroma sentence store: {_first_line(exc)}") from None
+        raise IndexDamaged(f"Chroma sentence store: {_first_line(exc)}") from None
     if count != len(units):
-        raise _damaged(f"Chroma holds {count} of {len(units)} sentences")
+        raise IndexDamaged(f"Chroma holds {count} of {len(units)} sentences")
     return units, store
 
 
@@ -747,7 +743,7 @@ class LoadedIndex:
             return cls.open(settings)
         manifest = _manifest_at(build)  # this build's, even if a rebuild switches CURRENT meanwhile
         if damage := _file_damage(build, manifest):
-            raise _damaged(damage)
+            raise IndexDamaged(damage)
         spec = manifest.embedding_spec
         if settings.embedding != "auto" and settings.embedding != spec.kind:
             raise IndexMismatchError(
@@ -765,9 +761,9 @@ class LoadedIndex:
             # the built-in embedding's state is an index file too; a model is not
             embeddings = make_embeddings(settings, spec, build) if spec.kind == HASHING else None
         except (OSError, ValueError, KeyError, TypeError) as exc:
-            raise _damaged(f"index files: {exc.__class__.__name__}") from None
+            raise IndexDamaged(f"index files: {exc.__class__.__name__}") from None
         if not len(chunks) == lexical.n_docs == manifest.chunks:
-            raise _damaged(f"{len(chunks)} chunks and {lexical.n_docs} lexical entries for {manifest.chunks}")
+            raise IndexDamaged(f"{len(chunks)} chunks and {lexical.n_docs} lexical entries for {manifest.chunks}")
         if embeddings is None:
             embeddings = make_embeddings(settings, spec, build)
         store = _open_vectors(settings, build, manifest, embeddings)

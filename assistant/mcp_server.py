@@ -108,15 +108,13 @@ def _reader(corpus_dir: Path, source: str):
 
 def create_server(assistant) -> MCPServer:
     """The MCP server over one opened `Assistant` (tools and one resource per document)."""
-    from assistant.chain import corpus_scope
-
     index = assistant.index
     documents = _documents(index)
     titles = {source: chunks[0].title or source for source, chunks in documents.items()}
     server = _Server(
         "assistant",
         instructions=(
-            f"只回答{corpus_scope(index)}用 ask 提问（回答带 [n] 引用和来源），search 查原文段落，"
+            f"只回答{assistant.answerer.scope}用 ask 提问（回答带 [n] 引用和来源），search 查原文段落，"
             "outline 看目录；每份文档也是一个资源。"
         ),
         log_level="WARNING",  # stderr is the host's log: tool errors a user can fix are not news

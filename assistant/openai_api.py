@@ -128,22 +128,22 @@ def install(app: FastAPI, assistant, model: str, limiter: anyio.CapacityLimiter)
         built = _created(assistant.index.manifest.built_at)
         return {"id": model, "object": "model", "created": built, "owned_by": "assistant"}
 
+    def served(name: str) -> None:
+        if name != model:
+            raise APIError(404, f"model {name!r} does not exist; this server serves {model!r}", "model", "model_not_found")
+
     @router.get("/models")
     async def models() -> dict:
         return {"object": "list", "data": [card()]}
 
     @router.get("/models/{name:path}")
     async def one_model(name: str) -> dict:
-        if name != model:
-            raise APIError(404, f"model {name!r} does not exist; this server serves {model!r}", "model", "model_not_found")
+        served(name)
         return card()
 
     @router.post("/chat/completions")
     async def chat(request: ChatRequest):
-        if request.model != model:
-            raise APIError(
-                404, f"model {request.model!r} does not exist; this server serves {model!r}", "model", "model_not_found"
-            )
+        served(request.model)
         question, history = conversation(request.messages)
         meta = {"id": f"chatcmpl-{uuid.uuid4().hex}", "created": int(time.time()), "model": model}
         if request.stream:

@@ -90,6 +90,10 @@ class Tokenizer:
         """(word, part-of-speech flag) pairs, with the corpus vocabulary."""
         return [(p.word, p.flag) for p in self._tagger().cut(text)]
 
+    def prepare(self) -> None:
+        """Load the part-of-speech tagger now, before a server's threads first need it."""
+        self._tagger()
+
     def _tagger(self):
         """Made once, under a lock, and published only when whole: jieba hands the user terms'
         tags to the first POSTokenizer that asks and then forgets them, so two made at once by

@@ -415,12 +415,6 @@ def build_chat_tab(assistant: Assistant, settings: Settings) -> None:
         finally:
             state.streaming = False
 
-    def asker(example: str):
-        def ask_example(state: Conversation):
-            yield from respond(example, state)
-
-        return ask_example
-
     def rate(state: Conversation, liked: gr.LikeData):
         turn = liked.index // 2 if isinstance(liked.index, int) else liked.index[0] // 2
         if liked.liked not in (True, False) or turn >= len(state.answers):
@@ -473,9 +467,10 @@ def build_chat_tab(assistant: Assistant, settings: Settings) -> None:
     asked = [
         question.submit(respond, asking, answering, trigger_mode="always_last"),
         send.click(respond, asking, answering, trigger_mode="always_last"),
-        # a follow-up button's label is its question
-        *(button.click(respond, [button, conversation], answering, trigger_mode="always_last") for button in follow_buttons),
-    ] + [button.click(asker(q), [conversation], answering, trigger_mode="always_last") for button, q in zip(examples, EXAMPLES)]
+        # an example's or a follow-up's label is its question
+        *(button.click(respond, [button, conversation], answering, trigger_mode="always_last")
+          for button in [*examples, *follow_buttons]),
+    ]
     for event in asked:
         event.then(after_answer, [conversation], offering)
     question.change(None, [question], None, js=COUNT_JS)
