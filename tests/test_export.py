@@ -55,6 +55,6 @@ def test_the_word_file_is_the_reply_text_with_numbered_sources(report_assistant,
     assert any(p.startswith("[1] 一、产业集群现状 › （一）我省产业集群发展回顾") and "124" in p for p in paragraphs)
     bold = [r.text for p in Document(str(docx)).paragraphs for r in p.runs if r.bold]
     assert "[1]" in bold
-    # a second export replaces the first: one pair of files per conversation
-    write_exports(answers[:1], tmp_path / "conversation", WHEN)
+    # a second export, later (so under other names), replaces the first: one pair per conversation
+    write_exports(answers[:1], tmp_path / "conversation", WHEN.replace(minute=31))
     assert len(list((tmp_path / "conversation").iterdir())) == 2
