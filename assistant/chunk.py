@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Callable
+from typing import Callable, Iterator
 
 from assistant.clean import Paragraph, paragraphs
 from assistant.corpus import SourceDocument
@@ -134,3 +134,18 @@ def chunk_document(document: SourceDocument, max_tokens: int) -> tuple[Outline, 
     fallback_title = document.name.rsplit("/", 1)[-1].rsplit(".", 1)[0]
     outline = recover_outline(paragraphs(document.text), fallback_title)
     return outline, chunk_outline(outline, document.name, max_tokens)
+
+
+def walk(chunks: list[Chunk]) -> Iterator[tuple[int, str] | Chunk]:
+    """A document's chunks in order, each preceded by the headings (depth, title) it opens:
+    the outline and the text as the index recorded them, from the section paths alone."""
+    previous: list[str] = []
+    for chunk in sorted(chunks, key=lambda c: c.order):
+        path = chunk.section.split(PATH_SEPARATOR) if chunk.section else []
+        shared = 0
+        while shared < min(len(path), len(previous)) and path[shared] == previous[shared]:
+            shared += 1
+        for depth in range(shared, len(path)):
+            yield depth + 1, path[depth]
+        previous = path
+        yield chunk

@@ -27,7 +27,7 @@ from mcp.server.mcpserver.resources import FunctionResource
 from mcp_types import CallToolResult, TextContent
 from pydantic import Field, ValidationError
 
-from assistant.chunk import PATH_SEPARATOR, Chunk
+from assistant.chunk import Chunk, walk
 from assistant.corpus import read_document
 from assistant.errors import UserError
 from assistant.normalize import normalize_query
@@ -70,21 +70,6 @@ def _result(text: str, data: dict) -> CallToolResult:
 
 def document_uri(source: str) -> str:
     return f"{URI_SCHEME}:///{quote(source)}"
-
-
-def walk(chunks: list[Chunk]) -> Iterator[tuple[int, str] | Chunk]:
-    """A document's chunks in order, each preceded by the headings (depth, title) it opens:
-    the outline and the text as the index recorded them, from the section paths alone."""
-    previous: list[str] = []
-    for chunk in sorted(chunks, key=lambda c: c.order):
-        path = chunk.section.split(PATH_SEPARATOR) if chunk.section else []
-        shared = 0
-        while shared < min(len(path), len(previous)) and path[shared] == previous[shared]:
-            shared += 1
-        for depth in range(shared, len(path)):
-            yield depth + 1, path[depth]
-        previous = path
-        yield chunk
 
 
 def _documents(index) -> dict[str, list[Chunk]]:

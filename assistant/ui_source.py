@@ -11,7 +11,9 @@ import html
 
 import gradio as gr
 
-from assistant.chunk import PATH_SEPARATOR
+from itertools import groupby
+
+from assistant.chunk import walk
 
 CSS = """
 #source-view { display: flex; gap: 1.5em; align-items: flex-start; }
@@ -72,27 +74,24 @@ def passage_anchor(chunk_id: str) -> str:
 def report_html(chunks) -> str:
     """目录 and body of every indexed document: a heading for each new section of a chunk's path."""
     toc, body = [], []
-    ordered = sorted(chunks, key=lambda c: (c.source, c.order))
-    previous: tuple[str, ...] = ()
-    source, end, before = None, 0, ""
-    for chunk in ordered:
-        if chunk.source != source:
-            source, previous, end = chunk.source, (), 0
-            body.append(f'<h2 id="doc-{len(toc)}">{html.escape(chunk.title)}</h2>')
-            toc.append(f'<a href="#doc-{len(toc)}">{html.escape(chunk.title)}</a>')
-        path = tuple(chunk.section.split(PATH_SEPARATOR)) if chunk.section else ()
-        shared = next((i for i, (a, b) in enumerate(zip(path, previous)) if a != b), min(len(path), len(previous)))
-        for depth in range(shared, len(path)):
-            anchor = f"sec-{len(toc)}"
-            level = min(depth + 3, 6)
-            body.append(f'<h{level} id="{anchor}">{html.escape(path[depth])}</h{level}>')
-            toc.append(f'<a href="#{anchor}" style="padding-left:{depth}em">{html.escape(path[depth])}</a>')
-        previous = path
-        # a chunk may repeat the last sentence of the one before (chunk._pack): shown once
-        carry = next((k for k in range(len(chunk.text), 0, -1) if before.endswith(chunk.text[:k])), 0) if chunk.start < end else 0
-        body.append(f'<div class="report-passage" id="{passage_anchor(chunk.chunk_id)}" data-carry="{carry}">'
-                    f'<span class="carried">{html.escape(chunk.text[:carry])}</span>{html.escape(chunk.text[carry:])}</div>')
-        end, before = chunk.end, chunk.text
+    for _, group in groupby(sorted(chunks, key=lambda c: (c.source, c.order)), key=lambda c: c.source):
+        document = list(group)
+        body.append(f'<h2 id="doc-{len(toc)}">{html.escape(document[0].title)}</h2>')
+        toc.append(f'<a href="#doc-{len(toc)}">{html.escape(document[0].title)}</a>')
+        end, before = 0, ""
+        for item in walk(document):
+            if isinstance(item, tuple):
+                depth, title = item
+                anchor, level = f"sec-{len(toc)}", min(depth + 2, 6)
+                body.append(f'<h{level} id="{anchor}">{html.escape(title)}</h{level}>')
+                toc.append(f'<a href="#{anchor}" style="padding-left:{depth - 1}em">{html.escape(title)}</a>')
+                continue
+            chunk = item
+            # a chunk may repeat the last sentence of the one before (chunk._pack): shown once
+            carry = next((k for k in range(len(chunk.text), 0, -1) if before.endswith(chunk.text[:k])), 0) if chunk.start < end else 0
+            body.append(f'<div class="report-passage" id="{passage_anchor(chunk.chunk_id)}" data-carry="{carry}">'
+                        f'<span class="carried">{html.escape(chunk.text[:carry])}</span>{html.escape(chunk.text[carry:])}</div>')
+            end, before = chunk.end, chunk.text
     return (f'<div id="source-view"><nav aria-label="目录"><strong>目录</strong>{"".join(toc)}</nav>'
             f'<div class="report" tabindex="0" aria-label="报告原文">{"".join(body)}</div></div>')
 
