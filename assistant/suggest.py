@@ -75,27 +75,23 @@ class FollowUps:
     def __init__(self, assistant, most: int = 3) -> None:
         self.assistant, self.most = assistant, most
         self.trees = outline_of(assistant.index.chunks)
-        self._answered: dict[str, bool] = {}
+        self._cited: dict[str, set[tuple[str, str]]] = {}  # question → (source, section) its answer cites
         self._lock = threading.Lock()
 
     def answered_from(self, question: str, source: str, section: str) -> bool:
         """Whether the assistant answers `question` (alone, as a click sends it after any
         conversation) citing `section` or one of its sub-sections; asked once per question."""
-        key = f"{source}\x1f{section}\x1f{question}"
         with self._lock:
-            known = self._answered.get(key)
-        if known is None:
+            cited = self._cited.get(question)
+        if cited is None:
             try:
                 answer = self.assistant.ask(question)
             except UserError:
                 answer = None
-            known = bool(answer and answer.answerable) and any(
-                c.source == source and (c.section == section or c.section.startswith(section + PATH_SEPARATOR))
-                for c in answer.citations
-            )
+            cited = {(c.source, c.section) for c in answer.citations} if answer and answer.answerable else set()
             with self._lock:
-                self._answered[key] = known
-        return known
+                self._cited[question] = cited
+        return any(s == source and (found == section or found.startswith(section + PATH_SEPARATOR)) for s, found in cited)
 
     def for_answer(self, answer: Answer, asked: Iterable[str] = ()) -> list[Suggestion]:
         """Up to `most` questions about the sections around the ones `answer` cites, none of
