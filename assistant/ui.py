@@ -471,8 +471,8 @@ def build_chat_tab(assistant: Assistant, settings: Settings) -> None:
         *(button.click(respond, [button, conversation], answering, trigger_mode="always_last")
           for button in [*examples, *follow_buttons]),
     ]
-    for event in asked:
-        event.then(after_answer, [conversation], offering)
+    for event in asked:  # no pending fade: at 0.2 opacity the 接着问 label fails contrast while it updates
+        event.then(after_answer, [conversation], offering, show_progress="hidden")
     question.change(None, [question], None, js=COUNT_JS)
     chatbot.like(rate, [conversation], [feedback_row, feedback_note, comment, conversation], concurrency_limit=None).then(
         None, js=SHOW_COMMENT_JS
