@@ -52,6 +52,13 @@ def _abroad() -> frozenset[str]:
     return frozenset(w.strip() for w in text.splitlines() if w.strip() and not w.startswith("#"))
 
 
+def short_name(word: str) -> str:
+    """The name without its administrative suffix (嘉兴市 → 嘉兴, 山东省 → 山东): reports mostly
+    write the short form, so a question's 嘉兴市 is about the report's 嘉兴."""
+    suffix = next((s for s in _SUFFIXES if word.endswith(s)), "")
+    return word[: -len(suffix)] if suffix and len(word) - len(suffix) >= 2 else word
+
+
 def is_place(word: str) -> bool:
     return word in _names() or word in _abroad() or bool(_PLACE_ENDING.match(word))
 

@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass, field
 
 from assistant.index import LoadedIndex
-from assistant.names import is_person, is_place
+from assistant.names import is_person, is_place, short_name
 from assistant.normalize import compact
 from assistant.tokenize import stopwords
 
@@ -195,6 +195,9 @@ def analyse(question: str, index: LoadedIndex) -> Query:
         if not word or word in stop or _NUMBER.fullmatch(word) or not re.search(r"\w", word):
             continue
         df = index.chunk_frequency(word)
+        if not df and is_place(word) and index.chunk_frequency(short_name(word)):
+            word = short_name(word)
+            df = index.chunk_frequency(word)
         if len(word) >= 2 and flag not in FUNCTION_FLAGS:
             content += 1
             unknown += not df

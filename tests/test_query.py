@@ -30,6 +30,11 @@ def test_a_word_jieba_tags_as_a_name_is_read_as_a_common_word_where_it_is_one(re
     assert "日本" in analyse("日本有多少个产业集群?", report_index).anchors
 
 
+def test_a_place_asked_with_its_suffix_is_the_place_the_report_names_without_it(report_index):
+    assert "嘉兴" in analyse("嘉兴市有几个产业集群，产值多少亿？", report_index).anchors  # the report writes 嘉兴
+    assert analyse("江苏省有多少个集群？", report_index).anchors & {"江苏", "江苏省"}  # never named, either way
+
+
 def test_only_whole_numbers_of_the_question_are_its_constraints(report_index):
     assert analyse("年产值超10亿的那285个集群里，特色区块占多少?", report_index).numbers == ["10"]
     assert analyse("环杭州湾和温台2条产业带比一比，产值差多少?", report_index).numbers == []  # the subjects' count
