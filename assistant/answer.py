@@ -26,7 +26,9 @@ from langchain_core.documents import Document
 
 from assistant.answer_models import Answer, Citation, Passage
 from assistant.chunk import PATH_SEPARATOR
+from assistant.companions import NEIGHBOURS_BEFORE, NEIGHBOURS_AFTER, pair_rows
 from assistant.features import SENTENCE_FEATURES, question_row, sentence_rows
+from assistant.markers import CAUSE, EXAMPLE, LIST_GOES_ON, LIST_OPENS, LISTS, MARK_INSIDE, NUMBERED, REMEDY
 from assistant.normalize import compact
 from assistant.outline import asked_item, heading_number, item_mark
 from assistant.query import FOUNDING, NAMED_SECTION, YEAR, Query, title_coverage
@@ -50,20 +52,10 @@ _PHASE = re.compile(r"..(?:阶段|时期|期)$")
 _ANY_PHASE = re.compile(r"阶段|时期|萌芽期|起步期|导入期|形成期|成长期|发展期|成熟期|衰退期|转型期")
 # a sentence that only makes sense after the one before it
 _LEANS_BACK = re.compile(r"^\s*(?:另一方面|其次|此外|再者|与此同时)")
-_EXAMPLE = re.compile(r"例如|比如|譬如|如[^果何今此下同]|为例|典型")  # a sentence that gives one
-_CAUSE = re.compile(r"因为|由于|因而|所以|从而|导致|因此|使得|造成|原因")
-_REMEDY = re.compile(r"必须|应当|应该|建议|需要|亟需|加快|加强|推进|建立|完善|(?<![主重需])要(?![素求])")
 MAX_ANSWER_CHARS = 400
 # a sentence that announces the items that follow it (as sub-sections)
 _OPENS_OUTLINE = re.compile(r"以下几[点个条方]|如下|下列|以下[方面措施问题建议对策]")
 _LEAD = re.compile(r"^[^，。；：、]{1,6}[：:]")
-# a sentence that opens a list, the items that continue it, and a numbered heading
-_LISTS = re.compile(r"[、；;：:]|一是|首先|其一|[（(]1[）)]|①|和|及|与")
-_NUMBERED = re.compile(r"一是|第一[，,、]|首先|其一|[（(]1[）)]|①")
-_LIST_OPENS = re.compile(rf"{_NUMBERED.pattern}|[：:]\s*$")
-_ITEM_MARK = r"(?:[二三四五六七八九十]是|第[二三四五六七八九十][，,、]|其[二三四五]|其次|再次|最后|[（(]\d+[）)]|[②③④⑤⑥⑦⑧⑨])"
-_LIST_GOES_ON = re.compile(rf"^\s*{_ITEM_MARK}")
-_MARK_INSIDE = re.compile(rf"[；;。]\s*({_ITEM_MARK})")
 _LABEL = re.compile(r"^\s*([^，,。；;：:、]{4,24})[：:]")
 _MAX_PASSED_OVER = 2
 _HEADING = re.compile(r"^\s*(?:\d+(?:\.\d+)*\s*[、.．]?\s|\d+、|[一二三四五六七八九十]+、|[（(][一二三四五六七八九十]+[）)])")
@@ -141,9 +133,9 @@ class ExtractiveAnswerer:
                     score += 0.2 if has_unit else -0.1
                 score += 0.3 * sum(_has_number(flat, n) for n in query.numbers)
                 score += 0.3 * sum(t in flat for t in query.thresholds)
-                if query.why and _CAUSE.search(flat):
+                if query.why and CAUSE.search(flat):
                     score += 0.15
-                if query.example and _EXAMPLE.search(flat):
+                if query.example and EXAMPLE.search(flat):
                     score += 0.2
                 score += 0.1 * sum(_has_number(whole, n) for n in query.numbers)
                 score += 0.1 * prior - 0.02 * rank
@@ -188,7 +180,7 @@ class ExtractiveAnswerer:
         if query.kind == "quantity" and not best.has_number:
             return "报告提到了相关内容，但没有给出这个数字"
         quoted = best.text + "".join(s.text for s in _continuation(best, segments, self._budget(query)))
-        if query.kind == "list" and best.has_number and not _LISTS.search(quoted):
+        if query.kind == "list" and best.has_number and not LISTS.search(quoted):
             return "报告提到了相关内容，但没有列出这些项"  # 舟山's count is no list of its industries
         if query.unit_required and not best.has_unit:
             return "报告提到了相关内容，但没有给出这一类数字"  # a count where money was asked, say
@@ -214,9 +206,9 @@ class ExtractiveAnswerer:
         hand_grounded = bool(rows[by_hand][SENTENCE_FEATURES.index("grounded")])
         return question_row(query, segments, logits, rows, documents, missing_anchors, missing_numbers, hand_grounded)
 
-    def _learned(self, query: Query, documents: list[Document]) -> tuple[list[Segment], str | None]:
-        """Candidates ordered by the trained ranker, and why to decline when the decliner says so
-        ("" when no rule can name the reason)."""
+    def _learned(self, query: Query, documents: list[Document]) -> tuple[list[Segment], np.ndarray, np.ndarray, str | None]:
+        """Candidates ordered by the trained ranker (with their features and logits), and why to
+        decline when the decliner says so ("" when no rule can name the reason)."""
         segments, rows = self.candidates(query, documents)
         logits = self.model.ranker.logit(rows)
         order = np.argsort(-logits, kind="stable")
@@ -226,36 +218,52 @@ class ExtractiveAnswerer:
         # when the ranker's probabilities replace the scores)
         segments, rows, logits = [segments[i] for i in order], rows[order], logits[order]
         if self.decline == "rules":
-            return self._grounded_first(query, segments, documents)
+            return self._grounded_first(query, segments, rows, logits, documents)
         if self.decline == "topic+rules":
             on_topic = documents[0].metadata.get(ON_TOPIC)
             if on_topic is not None and on_topic < self.model.topic_threshold:
-                return segments, ""
-            return self._grounded_first(query, segments, documents)
+                return segments, rows, logits, ""
+            return self._grounded_first(query, segments, rows, logits, documents)
         answers = self.model.decliner.prob(self.question_features(query, segments, logits, rows, documents)[None, :])[0]
         if answers >= self.model.threshold:
-            return segments, None
-        return segments, self.gap(query, segments[0], segments, documents) or ""
+            return segments, rows, logits, None
+        return segments, rows, logits, self.gap(query, segments[0], segments, documents) or ""
 
-    def _grounded_first(self, query: Query, segments: list[Segment], documents: list[Document]) -> tuple[list[Segment], str | None]:
+    def _grounded_first(
+        self, query: Query, segments: list[Segment], rows: np.ndarray, logits: np.ndarray, documents: list[Document]
+    ) -> tuple[list[Segment], np.ndarray, np.ndarray, str | None]:
         """The best candidate whose passage holds what the question names, moved to the front."""
-        best, missing = segments[0], self.gap(query, segments[0], segments, documents)
-        for seg in segments[1:]:
+        best, missing = 0, self.gap(query, segments[0], segments, documents)
+        for i, seg in enumerate(segments[1:], 1):
             if not missing or missing == AIM_ONLY or seg.score < self.runner_up * segments[0].score:
                 break
             if self.gap(query, seg, segments, documents) is None:
-                best, missing = seg, None
-        return [best] + [s for s in segments if s is not best], missing
+                best, missing = i, None
+        order = [best] + [i for i in range(len(segments)) if i != best]
+        return [segments[i] for i in order], rows[order], logits[order], missing
+
+    def companions(self, query: Query, segments: list[Segment], rows: np.ndarray, logits: np.ndarray) -> list[Segment]:
+        """The neighbours of the best candidate (segments[0]) the companion model would quote beside it."""
+        if self.model is None or self.model.companion is None:
+            return []
+        near = neighbours(segments[0], segments)
+        if not near:
+            return []
+        at = {id(seg): i for i, seg in enumerate(segments)}
+        described = [(offset, seg, rows[at[id(seg)]], float(logits[at[id(seg)]])) for offset, seg in near]
+        probs = self.model.companion.prob(pair_rows(query, segments[0], float(logits[0]), described))
+        return [seg for (_, seg), p in zip(near, probs) if p >= self.model.companion_threshold]
 
     def answer(self, question: str, query: Query, documents: list[Document]) -> Answer:
         passages = [_passage(doc) for doc in documents]
         if not query.terms or not documents:
             return self._decline(question, "报告中没有与这个问题对得上的段落", passages)
         if self.model is not None:
-            segments, missing = self._learned(query, documents)
+            segments, rows, logits, missing = self._learned(query, documents)
             if missing is not None:
                 return self._decline(question, missing, passages)
-            return self._quote(question, query, segments[0], segments, documents, passages)
+            companions = self.companions(query, segments, rows, logits)
+            return self._quote(question, query, segments[0], segments, documents, passages, companions)
         segments = sorted(self._segments(query, documents), key=lambda s: -s.score)
         # the best-scored sentence whose passage holds what the question names; a close
         # runner-up may be the grounded one (the passage with 「300 亿元」 ranked third)
@@ -276,8 +284,13 @@ class ExtractiveAnswerer:
             text += f"我只回答{self.scope}"
         return Answer(question=question, answer=text, answerable=False, retrieved=passages)
 
-    def _quote(self, question: str, query: Query, best: Segment, segments: list[Segment], documents: list[Document], passages: list[Passage]) -> Answer:
-        """The answer that quotes `best` and what completes it."""
+    def _quote(
+        self, question: str, query: Query, best: Segment, segments: list[Segment], documents: list[Document],
+        passages: list[Passage], companions: list[Segment] = (),
+    ) -> Answer:
+        """The answer that quotes `best` and what completes it (beside the rules' choices, the
+        `companions` the learned model picked, as far as the budget goes; a long one by its
+        first clause)."""
         budget = self._budget(query)
         item, heading = _numbered_item(query, segments, documents, budget)
         if item:
@@ -304,6 +317,11 @@ class ExtractiveAnswerer:
             gain = sum(query.terms[t] for t in seg.covered - covered)
             if gain >= 0.15 * query.total:  # it answers a part of the question the others do not
                 chosen.append(seg)
+        for seg in companions:
+            room = budget - sum(len(c.text) for c in chosen)
+            seg = seg if len(seg.text) <= room else _head_clause(seg)
+            if seg not in chosen and len(seg.text) <= room and not any(_overlap(seg, c) for c in chosen):
+                chosen.append(seg)
         chosen += _leaned_on(query, chosen, segments, budget)
         # complete each quoted sentence that opens a list or is a heading, right after it
         anchors = sorted(chosen, key=lambda s: (s.rank, s.start))
@@ -324,17 +342,27 @@ def _leaned_on(query: Query, chosen: list[Segment], segments: list[Segment], bud
     extra: list[Segment] = []
     room = budget - sum(len(c.text) for c in chosen)
     wanted = [_beside(seg, segments, -1) for seg in chosen if _LEANS_BACK.match(seg.text)]
-    if query.remedy and not any(_REMEDY.search(seg.text) for seg in chosen):
+    if query.remedy and not any(REMEDY.search(seg.text) for seg in chosen):
         after = _beside(chosen[0], segments, +1)
-        wanted.append(after if after and _REMEDY.search(after.text) else None)
-    if query.why and not any(_CAUSE.search(seg.text) for seg in chosen):  # 「为啥建议…」: the cause before it
+        wanted.append(after if after and REMEDY.search(after.text) else None)
+    if query.why and not any(CAUSE.search(seg.text) for seg in chosen):  # 「为啥建议…」: the cause before it
         near = [_beside(chosen[0], segments, step) for step in (-1, +1)]
-        wanted.append(next((seg for seg in near if seg and _CAUSE.search(seg.text)), None))
+        wanted.append(next((seg for seg in near if seg and CAUSE.search(seg.text)), None))
     for seg in wanted:
         if seg is not None and seg not in chosen + extra and len(seg.text) <= room:
             extra.append(seg)
             room -= len(seg.text)
     return extra
+
+
+def neighbours(best: Segment, segments: list[Segment]) -> list[tuple[int, Segment]]:
+    """The candidates around `best` in reading order, with their offset from it: a few before it
+    in its passage, and after it the rest of its passage and the passages that continue it."""
+    same = sorted((s for s in segments if s.rank == best.rank), key=lambda s: s.start)
+    at = same.index(best)
+    before = [(i - at, s) for i, s in enumerate(same) if -NEIGHBOURS_BEFORE <= i - at < 0 and s.text != best.text]
+    after = [s for s in _following(best, segments) if s.text != best.text][:NEIGHBOURS_AFTER]
+    return before + [(k, s) for k, s in enumerate(after, 1)]
 
 
 def _beside(seg: Segment, segments: list[Segment], step: int) -> Segment | None:
@@ -415,16 +443,16 @@ def _continuation(best: Segment, segments: list[Segment], budget: int) -> list[S
     passed over), and an item too long for the budget is quoted up to its first comma."""
     after = _following(best, segments)
     heading = bool(_HEADING.match(best.text)) and len(best.text) <= 40
-    enumerates = bool(_LIST_OPENS.search(best.text))
+    enumerates = bool(LIST_OPENS.search(best.text))
     if not (heading or enumerates):
         return []
     only_a_list = enumerates and not heading
     lead_in = best.text.rstrip().endswith(("：", ":"))  # its first item need not be marked
-    numbered = bool(_NUMBERED.search(best.text))  # its later items carry their own marks
+    numbered = bool(NUMBERED.search(best.text))  # its later items carry their own marks
     taken: list[Segment] = []
     used, passed_over = len(best.text), 0
     for seg in after:
-        if only_a_list and not _LIST_GOES_ON.match(seg.text) and (taken or not lead_in):
+        if only_a_list and not LIST_GOES_ON.match(seg.text) and (taken or not lead_in):
             item = _from_mark(seg) if numbered else None
             if item is None:
                 passed_over += 1
@@ -471,7 +499,7 @@ def _following(best: Segment, segments: list[Segment]) -> list[Segment]:
 
 def _from_mark(seg: Segment) -> Segment | None:
     """The part of `seg` from an item mark after a clause break (「…困难；三是市场压力。」)."""
-    mark = _MARK_INSIDE.search(seg.text)
+    mark = MARK_INSIDE.search(seg.text)
     return replace(seg, start=seg.start + mark.start(1), text=seg.text[mark.start(1) :]) if mark else None
 
 
@@ -556,7 +584,7 @@ def _numbered_item(
     heading = _heading(documents[0])
     if heading_number(heading) != n or not top:
         return [], ""
-    example = next((s for s in top if _EXAMPLE.search(s.text)), None) if query.example else None
+    example = next((s for s in top if EXAMPLE.search(s.text)), None) if query.example else None
     if example is not None:  # 「第二点…有啥具体例子」: the example the item gives
         return [example], heading
     opening = top[:2] if compact(top[0].text).startswith(compact(heading)) else top[:1]

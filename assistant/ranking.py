@@ -1,4 +1,4 @@
-"""What `assistant tune` learns, and how answering uses it: a query adapter and three classifiers.
+"""What `assistant tune` learns, and how answering uses it: a query adapter and four classifiers.
 
 - The adapter is a square matrix applied to the question's vector before the sentence search:
   trained on question → evidence-sentence pairs, it moves the report's own sentences toward the
@@ -6,7 +6,8 @@
 - The sentence ranker scores each candidate sentence from features (the adapted vector's
   similarity, BM25, the hand-written coverage score, numbers and units, the passage's rank…);
   the decliner says, from features of the best candidate, whether the report answers at all;
-  the topic model, from the question's own vector, how much it sounds like what the report answers.
+  the topic model, from the question's own vector, how much it sounds like what the report answers;
+  the companion model, which neighbours of the quoted sentence complete it (assistant.companions).
 
 The ranker and the decliner are small neural networks (one hidden layer), the topic model a
 logistic regression, all fitted by scikit-learn at tuning time and stored as plain weights, so
@@ -67,6 +68,8 @@ class TrainedModel:
     threshold: float = 0.5  # of the decliner's probability that the report answers
     topic_threshold: float = 0.0  # below it the question is off the report's topics, whatever is found
     meta: dict = field(default_factory=dict)
+    companion: Network | None = None  # P(a neighbour of the quoted sentence completes the answer)
+    companion_threshold: float = 0.5
 
     def adapt(self, vector: np.ndarray) -> np.ndarray:
         if self.adapter is None:
@@ -84,6 +87,8 @@ class TrainedModel:
         staging.mkdir(parents=True)
         np.save(staging / "adapter.npy", self.adapter.astype(np.float32))
         doc = {"ranker": asdict(self.ranker), "decliner": asdict(self.decliner), "topic": asdict(self.topic),
+               "companion": asdict(self.companion) if self.companion else None,
+               "companion_threshold": self.companion_threshold,
                "threshold": self.threshold, "topic_threshold": self.topic_threshold, "meta": self.meta}
         (staging / "model.json").write_text(json.dumps(doc, ensure_ascii=False, indent=1), encoding="utf-8")
         shutil.rmtree(folder, ignore_errors=True)  # (only a forced retrain replaces a model)
@@ -100,6 +105,8 @@ class TrainedModel:
             threshold=doc["threshold"],
             topic_threshold=doc["topic_threshold"],
             meta=doc["meta"],
+            companion=Network(**doc["companion"]) if doc.get("companion") else None,
+            companion_threshold=doc.get("companion_threshold", 0.5),
         )
 
 

@@ -17,7 +17,9 @@ held-out set. Steps, all deterministic:
    cross-fitted questions right. One of the decliner's features is a logistic
    regression on the question's own vector (the topic model): how much it sounds like the
    questions the report answers (weather, exams and other provinces do not), before anything
-   is searched.
+   is searched;
+5. the companion model: which neighbours of a right first candidate complete the answer (the
+   other items of a list, the causes after the sentence that announces them).
 """
 
 from __future__ import annotations
@@ -32,7 +34,8 @@ from typing import Callable
 import numpy as np
 from langchain_core.embeddings import Embeddings
 
-from assistant.answer import ExtractiveAnswerer
+from assistant.answer import ExtractiveAnswerer, neighbours
+from assistant.companions import PAIR_FEATURES, pair_rows
 from assistant.conversation import condense
 from assistant.errors import UserError
 from assistant.evaluate import EvalItem, load_eval_set
@@ -45,10 +48,10 @@ from assistant.retrieve import ON_TOPIC, HybridRetriever
 from assistant.sentence_index import Unit, read_units
 from assistant.settings import Settings
 
-TUNE_VERSION = 6  # part of the training hash: a change of features or method retrains
+TUNE_VERSION = 7  # part of the training hash: a change of features or method retrains
 FOLDS = 5
 Progress = Callable[[str, int, int], None]
-RANKER_HIDDEN, DECLINER_HIDDEN = 32, 16  # units of the one hidden layer (measured: see assistant.ranking)
+RANKER_HIDDEN, DECLINER_HIDDEN, COMPANION_HIDDEN = 32, 16, 16  # units of the one hidden layer (measured: see assistant.ranking)
 TOPIC_RECALL = 0.98  # of the answerable questions the topic check lets through (cross-fitted)
 
 
@@ -260,13 +263,50 @@ def fit_models(fitted: CrossFit):
         on_topic.append(documents[0].metadata.get(ON_TOPIC) or 0.0)
         right.append(not answerable or bool(labels[order[0]]))
     rows_q, labels_q = np.vstack(rows_q), np.array(labels_q)
+    companion, companion_threshold = _fit_companion(fitted, ranker)
     # the decliner learns to tell a right answer from an unanswerable question: an answerable one
     # whose best candidate is wrong would be answered wrongly either way, and only blurs the line
     learn = np.array(right)
     decliner = _fit(rows_q[learn], labels_q[learn], QUESTION_FEATURES, DECLINER_HIDDEN)
     threshold, balanced = _threshold(decliner.prob(rows_q[learn]), labels_q[learn])
     topic_threshold = _keeping(np.array(on_topic), labels_q, TOPIC_RECALL)
-    return ranker, decliner, threshold, topic_threshold, float(np.mean(hits)), balanced
+    return ranker, decliner, threshold, topic_threshold, (companion, companion_threshold), float(np.mean(hits)), balanced
+
+
+def _fit_companion(fitted: CrossFit, ranker: Network) -> tuple[Network, float]:
+    """The companion model, from the neighbours of every right first candidate: a neighbour is
+    positive when it is evidence too, or holds a string the answer must include that the first
+    candidate lacks. Its threshold is the best F1 of models that did not see the question (a
+    neighbour quoted in vain costs length, one left out costs the answer)."""
+    rows, labels, folds = [], [], []
+    for k, features, matched, segments, _, query in fitted.questions:
+        logits = ranker.logit(features)
+        first = int(np.argmax(logits))
+        if not matched[first]:
+            continue
+        best = segments[first]
+        wanted = [m for m in map(compact, fitted.items[k].must_include) if m and m not in compact(best.text)]
+        at = {id(seg): i for i, seg in enumerate(segments)}
+        near = [(offset, seg, features[at[id(seg)]], float(logits[at[id(seg)]])) for offset, seg in neighbours(best, segments)]
+        if near:
+            rows.append(pair_rows(query, best, float(logits[first]), near))
+            labels += [bool(matched[at[id(seg)]]) or any(m in compact(seg.text) for m in wanted) for _, seg, _, _ in near]
+            folds += [k % FOLDS] * len(near)
+    rows, labels, folds = np.vstack(rows), np.array(labels), np.array(folds)
+    unseen = np.zeros(len(labels))
+    for fold in range(FOLDS):
+        held = folds == fold
+        unseen[held] = _fit(rows[~held], labels[~held], PAIR_FEATURES, COMPANION_HIDDEN).prob(rows[held])
+    return _fit(rows, labels, PAIR_FEATURES, COMPANION_HIDDEN), _best_f1(unseen, labels)
+
+
+def _best_f1(probs: np.ndarray, labels: np.ndarray) -> float:
+    def f1(t: float) -> float:
+        said = probs >= t
+        hits = float((said & labels).sum())
+        return 2 * hits / (said.sum() + labels.sum()) if hits else 0.0
+
+    return round(float(max(np.linspace(0.05, 0.95, 91), key=f1)), 2)
 
 
 def tune(settings: Settings, index: LoadedIndex, force: bool = False, progress: Progress | None = None) -> TuneReport:
@@ -289,7 +329,7 @@ def _tune(settings: Settings, index: LoadedIndex, force: bool, progress: Progres
         return reused
     items = _load(files)
     fitted = cross_fit(settings, index, items, tell)
-    ranker, decliner, threshold, topic_threshold, hits, balanced = fit_models(fitted)
+    ranker, decliner, threshold, topic_threshold, companion, hits, balanced = fit_models(fitted)
     tell("训练查询适配器", 0, 1)
     adapter = train_adapter(fitted.vectors[fitted.trainable], [fitted.positives[k] for k in fitted.trainable], fitted.sentences)
     tell("训练查询适配器", 1, 1)
@@ -303,7 +343,7 @@ def _tune(settings: Settings, index: LoadedIndex, force: bool, progress: Progres
         "question_ids": sorted(i.id for i in items),
     }
     topic = _fit(fitted.vectors, fitted.answers, _dimensions(fitted.vectors))
-    TrainedModel(adapter, ranker, decliner, topic, threshold, topic_threshold, meta).save(folder)
+    TrainedModel(adapter, ranker, decliner, topic, threshold, topic_threshold, meta, *companion).save(folder)
     switch_model(settings.persist_dir, folder)
     return TuneReport(folder, len(items), answerable, len(items) - answerable, meta["seconds"], False,
                       meta["sentence_hit_at_1"], meta["decline_accuracy"])

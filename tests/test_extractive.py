@@ -329,3 +329,17 @@ def test_entries_given_in_brackets_are_ranked_by_the_figure_the_question_asks_ab
     assert "纺织业（51 个区块，年产值 2950 亿元）" in answer and "服装业" not in answer
     count = Query("哪个行业的集群区块最多", {"行业": 1.0, "区块": 1.0}, [], "other", extreme="max")
     assert "服装业（53 个区块" in ask(count, passage(text)).answer
+
+
+def test_the_neighbours_of_a_sentence_run_in_reading_order_into_the_passage_that_continues_it():
+    from assistant.answer import neighbours
+
+    first = passage("一是构筑产业链。二是构筑服务体系。", section="二、建议 › 3、融合", chunk_id="c1", order=4)
+    second = passage("三是构筑竞合机制。四是打造品牌。", section="二、建议 › 3、融合", chunk_id="c2", order=5)
+    elsewhere = passage("五是另一节的话。", section="二、建议 › 4、其他", chunk_id="c3", order=6)
+    query = Query("融合要构筑哪些", {"构筑": 2.0}, [], "list")
+    segments = ExtractiveAnswerer()._segments(query, [first, second, elsewhere])
+    best = next(s for s in segments if s.text.startswith("二是"))
+    assert [(offset, s.text) for offset, s in neighbours(best, segments)] == [
+        (-1, "一是构筑产业链。"), (1, "三是构筑竞合机制。"), (2, "四是打造品牌。"),
+    ]

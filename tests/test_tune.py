@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 import cli_runner
+from assistant.companions import PAIR_FEATURES
 from conftest import make_settings
 
 REPORT = """# 示例城市产业报告
@@ -86,6 +87,7 @@ def test_tuning_is_deterministic_and_the_model_is_recorded(tiny):
     assert (again.folder / "adapter.npy").read_bytes() == adapter
     repeat = json.loads((again.folder / "model.json").read_text(encoding="utf-8"))
     assert repeat["ranker"] == model["ranker"] and repeat["decliner"] == model["decliner"]
+    assert repeat["companion"] == model["companion"] and model["companion"]["features"] == PAIR_FEATURES
     assert model["meta"]["items"] == len(TRAINING) and model["meta"]["unanswerable"] == 4
     assert sum(f.stat().st_size for f in first.folder.iterdir()) < 20 * 2**20
     info = cli_runner.run("info", env={"ASSISTANT_PERSIST_DIR": str(tiny.persist_dir)})
