@@ -29,7 +29,7 @@ def test_a_figure_is_quoted_untouched_with_the_passage_it_came_from(learned_assi
     assert all(c.section for c in answer.citations)
 
 
-@pytest.mark.parametrize("question", ["明天杭州天气怎么样？", "山东有多少个产业集群？", "今年公务员考试考哪些科目？"])
+@pytest.mark.parametrize("question", ["明天杭州天气怎么样？", "山东有多少个产业集群？", "江苏省有多少个产业集群？", "今年公务员考试考哪些科目？"])
 def test_what_the_report_does_not_cover_is_declined_with_what_it_does(learned_assistant, question):
     answer = learned_assistant.ask(question)
     assert not answer.answerable, answer.answer
@@ -43,3 +43,17 @@ def test_every_suggested_follow_up_is_answered_from_its_section(learned_assistan
     from test_suggest import assert_suggestions_answered
 
     assert_suggestions_answered(learned_assistant)
+
+
+@pytest.mark.parametrize(
+    "question, parts",
+    [
+        ("跨区域融合这一块，报告说要搭起哪些东西？", ["跨区域的产业链", "服务支撑体系", "竞合机制", "大区域品牌"]),
+        ("产业集群怎么就弄出生态方面的麻烦了？", ["掠夺式利用", "未经清洁处理"]),
+    ],
+)
+def test_items_and_causes_spread_over_the_next_sentences_are_quoted_with_the_best_one(learned_assistant, question, parts):
+    answer = learned_assistant.ask(question)
+    assert answer.answerable, answer.answer
+    assert [p for p in parts if p not in answer.answer] == []
+    assert len(answer.answer) <= 500  # quoted sentences and their [n], not whole passages

@@ -32,7 +32,7 @@ def test_a_word_jieba_tags_as_a_name_is_read_as_a_common_word_where_it_is_one(re
 
 def test_a_place_asked_with_its_suffix_is_the_place_the_report_names_without_it(report_index):
     assert "嘉兴" in analyse("嘉兴市有几个产业集群，产值多少亿？", report_index).anchors  # the report writes 嘉兴
-    assert analyse("江苏省有多少个集群？", report_index).anchors & {"江苏", "江苏省"}  # never named, either way
+    assert analyse("四川省有多少个集群？", report_index).anchors & {"四川", "四川省"}  # never named, either way
 
 
 def test_only_whole_numbers_of_the_question_are_its_constraints(report_index):

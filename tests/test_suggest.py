@@ -44,5 +44,5 @@ def test_every_suggestion_is_answered_from_its_section_inside_the_conversation(r
 
 
 def test_a_declined_answer_gets_no_suggestions(report_assistant):
-    declined = report_assistant.ask("江苏省有多少个产业集群？")
+    declined = report_assistant.ask("四川省有多少个产业集群？")
     assert not declined.answerable and FollowUps(report_assistant).for_answer(declined) == []

@@ -209,7 +209,7 @@ def test_a_declined_question_says_so_and_points_nowhere(ui):
     sections; the engine no longer writes it, and nothing in the page adds it back."""
     _, recording, page, size = ui
     new_chat(page)
-    page.locator("#question textarea").fill('江苏省有多少个产业集群？<img src=x onerror="window.__xss=1">')
+    page.locator("#question textarea").fill('四川省有多少个产业集群？<img src=x onerror="window.__xss=1">')
     page.locator("#question textarea").press("Enter")
     page.wait_for_function(
         "sel => { const b = document.querySelectorAll(sel); return b.length && b[b.length - 1].querySelector('button.copy-answer'); }",

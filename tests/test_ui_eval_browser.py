@@ -22,7 +22,7 @@ EVAL_SET = [
      "evidence": ["杭州 124 个"], "reference_answer": "杭州有 124 个产业集群。", "category": "fact"},
     {"id": "q-sx", "question": "绍兴有多少个产业集群？", "answerable": True, "must_include": ["58个"],
      "evidence": ["绍兴 58 个"], "reference_answer": "绍兴有 58 个产业集群。", "category": "fact"},
-    {"id": "q-js", "question": "江苏省有多少个产业集群？", "answerable": False, "category": "unanswerable"},
+    {"id": "q-js", "question": "四川省有多少个产业集群？", "answerable": False, "category": "unanswerable"},
     {"id": "q-miss", "question": "温州有多少个产业集群？", "answerable": True, "must_include": ["一个不存在的<字符串>"],
      "reference_answer": "温州有 73 个产业集群。", "category": "<b>粗体类别</b>"},
 ]
