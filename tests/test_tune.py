@@ -118,3 +118,20 @@ def test_tune_without_training_sets_or_sentence_vectors_says_so_in_one_line(tiny
     build_index(hashing)
     result = cli_runner.run("tune", env={"ASSISTANT_PERSIST_DIR": str(hashing.persist_dir), "ASSISTANT_TRAIN_DIR": str(tiny.train_dir)})
     assert result.returncode == 2 and "hashing" in result.stderr
+
+
+def test_the_networks_of_a_classifier_are_averaged_and_stored_as_one():
+    from sklearn.neural_network import MLPClassifier
+
+    from assistant.tune import NETWORKS, _fit
+
+    rng = np.random.default_rng(0)
+    rows = rng.normal(size=(300, 5))
+    labels = rows[:, 0] + 0.5 * rng.normal(size=300) > 0
+    stored = _fit(rows, labels, list("abcde"), hidden=8)
+    z = (rows - rows.mean(0)) / rows.std(0)
+    members = [MLPClassifier(hidden_layer_sizes=(8,), alpha=1e-2, max_iter=1000, random_state=seed).fit(z, labels)
+               for seed in range(NETWORKS)]
+    logits = [np.maximum(z @ m.coefs_[0] + m.intercepts_[0], 0) @ m.coefs_[1][:, 0] + m.intercepts_[1][0] for m in members]
+    assert NETWORKS > 1 and len(stored.weights[0][0]) == 8 * NETWORKS
+    assert np.allclose(stored.logit(rows), np.mean(logits, axis=0))
