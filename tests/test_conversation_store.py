@@ -1,9 +1,6 @@
 """The conversation store: turns kept as the answers' own JSON, one list per owner, renames and
-deletes checked, safe from threads and across a reopen or a killed process."""
+deletes checked, safe from threads and across a reopen (a killed writer: test_concurrency.py)."""
 
-import multiprocessing
-import os
-import signal
 import sqlite3
 import threading
 from datetime import timezone
@@ -145,24 +142,6 @@ def test_answers_finishing_at_once_in_threads_all_land_numbered_in_order(tmp_pat
         assert [q for q in questions if q.startswith(f"线程 {w} ")] == [f"线程 {w} 第 {i} 问" for i in range(10)]
         [own] = store.conversations(f"browser:{w:032x}")
         assert len(store.get(f"browser:{w:032x}", own.id).answers) == 10
-
-
-def _answer_then_hang(data_dir, ready):
-    store = ConversationStore(data_dir)
-    store.append(ANN, None, _turn("杭州有多少个产业集群？"))
-    ready.set()
-    signal.pause()  # killed here, right after the answer
-
-
-def test_an_answer_survives_the_server_being_killed_right_after(tmp_path):
-    ready = multiprocessing.get_context("fork").Event()
-    process = multiprocessing.get_context("fork").Process(target=_answer_then_hang, args=(tmp_path, ready))
-    process.start()
-    assert ready.wait(60)
-    os.kill(process.pid, signal.SIGKILL)
-    process.join()
-    [listed] = ConversationStore(tmp_path).conversations(ANN)
-    assert ConversationStore(tmp_path).get(ANN, listed.id).answers == (_turn("杭州有多少个产业集群？"),)
 
 
 def test_an_unusable_data_dir_is_a_user_error(tmp_path):
