@@ -28,7 +28,6 @@ from assistant.errors import UserError
 FILENAME = "conversations.sqlite3"
 MAX_TITLE_CHARS = 30  # a title is one line of a narrow list
 LISTED = 50  # the newest this many are listed; older ones stay stored
-GONE = "这个对话已不存在（可能已在别的窗口删除）。"
 
 _SCHEMA = [
     """CREATE TABLE IF NOT EXISTS conversations (
@@ -49,6 +48,13 @@ _SCHEMA = [
     )""",
 ]
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+class Gone(UserError):
+    """The conversation is not (or no longer) the owner's: deleted, perhaps in another window."""
+
+    def __init__(self) -> None:
+        super().__init__("这个对话已不存在（可能已在别的窗口删除）。")
 
 
 @dataclass(frozen=True)
@@ -159,10 +165,10 @@ class ConversationStore:
         return [ConversationSummary(r["id"], r["title"], datetime.fromisoformat(r["updated_at"])) for r in rows]
 
     def get(self, owner: str, conversation_id: str) -> SavedConversation:
-        """A conversation with its answers in order; GONE when it is not (or no longer) the owner's."""
+        """A conversation with its answers in order."""
         found = self._read("SELECT title FROM conversations WHERE id = ? AND owner = ?", (conversation_id, owner))
         if not found:
-            raise UserError(GONE)
+            raise Gone()
         turns = self._read("SELECT answer FROM turns WHERE conversation_id = ? ORDER BY n", (conversation_id,))
         return SavedConversation(conversation_id, found[0]["title"],
                                  tuple(Answer.model_validate_json(t["answer"]) for t in turns))
@@ -175,12 +181,17 @@ class ConversationStore:
                 "UPDATE conversations SET title = ? WHERE id = ? AND owner = ?", (title, conversation_id, owner)
             ).rowcount
         if not changed:
-            raise UserError(GONE)
+            raise Gone()
         return title
 
-    def delete(self, owner: str, conversation_id: str) -> None:
-        """Delete a conversation and its turns; GONE when there is no such conversation."""
+    def delete(self, owner: str, conversation_id: str) -> str:
+        """Delete a conversation and its turns; returns the title it had."""
         with self._transaction() as db:
-            if not db.execute("DELETE FROM conversations WHERE id = ? AND owner = ?", (conversation_id, owner)).rowcount:
-                raise UserError(GONE)
+            found = db.execute(
+                "SELECT title FROM conversations WHERE id = ? AND owner = ?", (conversation_id, owner)
+            ).fetchone()
+            if not found:
+                raise Gone()
+            db.execute("DELETE FROM conversations WHERE id = ?", (conversation_id,))
             db.execute("DELETE FROM turns WHERE conversation_id = ?", (conversation_id,))
+        return found[0]

@@ -8,7 +8,7 @@ from datetime import timezone
 import pytest
 
 from assistant.answer_models import Answer, Citation
-from assistant.conversation_store import GONE, LISTED, MAX_TITLE_CHARS, ConversationStore, title_from
+from assistant.conversation_store import LISTED, MAX_TITLE_CHARS, ConversationStore, Gone, title_from
 from assistant.errors import UserError
 
 ANN, BOB = "user:ann", "browser:0123456789abcdef0123456789abcdef"
@@ -76,14 +76,13 @@ def test_delete_removes_the_conversation_and_a_vanished_id_is_a_chinese_user_err
     store = ConversationStore(tmp_path)
     kept = store.append(ANN, None, _turn("甲？"))
     gone = store.append(ANN, None, _turn("乙？"))
-    store.delete(ANN, gone)
+    assert store.delete(ANN, gone) == "乙？"
     assert [c.id for c in store.conversations(ANN)] == [kept]
     with sqlite3.connect(store.path) as db:  # its turns went with it
         assert db.execute("SELECT COUNT(*) FROM turns WHERE conversation_id = ?", (gone,)).fetchone()[0] == 0
     for act in (lambda: store.delete(ANN, gone), lambda: store.get(ANN, gone), lambda: store.rename(ANN, gone, "新名")):
-        with pytest.raises(UserError) as refused:
+        with pytest.raises(Gone, match="^这个对话已不存在（可能已在别的窗口删除）。$"):
             act()
-        assert str(refused.value) == GONE
     # an answer to a conversation deleted meanwhile (in another window) begins a new one
     again = store.append(ANN, gone, _turn("丙？"))
     assert again != gone and store.get(ANN, again).title == "丙？"
@@ -96,7 +95,7 @@ def test_one_owner_never_reaches_anothers_conversations(tmp_path):
     assert [c.title for c in store.conversations(ANN)] == ["安的问题？"]
     assert [c.title for c in store.conversations(BOB)] == ["鲍勃的问题？"]
     for act in (lambda: store.get(BOB, anns), lambda: store.rename(BOB, anns, "抢来的"), lambda: store.delete(BOB, anns)):
-        with pytest.raises(UserError, match="不存在"):
+        with pytest.raises(Gone):
             act()
     # appending with another's id starts one's own conversation, never adds to theirs
     mine = store.append(BOB, anns, _turn("鲍勃接着问？"))
