@@ -178,37 +178,45 @@ class PageLanguage:
 
 class Login:
     """HTTP Basic login (`ASSISTANT_AUTH`) or a bearer API key (`ASSISTANT_API_KEYS`) in front of
-    every path (UI, its websocket-free queue, and the APIs): either credential opens all of it."""
+    every path (UI, its websocket-free queue, and the APIs): either credential opens all of it.
+    Who came in is kept in the request's state as `login` (the user's name, or `api-key-<n>`):
+    `login_of` hands it to Gradio, whose events see it as `gr.Request.username`."""
 
     def __init__(self, app: ASGIApp, users: list[tuple[str, str]], keys: list[str]) -> None:
         self.app, self.users, self.keys = app, users, [key.encode() for key in keys]
 
-    def _allowed(self, header: bytes | None) -> bool:
+    def _login(self, header: bytes | None) -> str | None:
         scheme, _, credentials = (header or b"").partition(b" ")
         if scheme.lower() == b"bearer":
             return self._key(credentials.strip())
-        return scheme.lower() == b"basic" and self._user(credentials.strip())
+        return self._user(credentials.strip()) if scheme.lower() == b"basic" else None
 
-    def _key(self, token: bytes) -> bool:
-        ok = False
-        for key in self.keys:  # compare against every key so timing reveals nothing
-            ok |= secrets.compare_digest(token, key)
-        return ok
+    def _key(self, token: bytes) -> str | None:
+        found = None
+        for n, key in enumerate(self.keys, 1):  # compare against every key so timing reveals nothing
+            if secrets.compare_digest(token, key):
+                found = f"api-key-{n}"
+        return found
 
-    def _user(self, credentials: bytes) -> bool:
+    def _user(self, credentials: bytes) -> str | None:
         try:
             user, _, password = base64.b64decode(credentials, validate=True).decode("utf-8").partition(":")
         except (binascii.Error, UnicodeDecodeError):
-            return False
-        ok = False
+            return None
+        found = None
         for name, secret in self.users:  # compare against every user so timing reveals nothing
-            ok |= secrets.compare_digest(user.encode(), name.encode()) & secrets.compare_digest(
+            if secrets.compare_digest(user.encode(), name.encode()) & secrets.compare_digest(
                 password.encode(), secret.encode()
-            )
-        return ok
+            ):
+                found = name
+        return found
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] not in ("http", "websocket") or self._allowed(dict(scope["headers"]).get(b"authorization")):
+        if scope["type"] not in ("http", "websocket"):
+            return await self.app(scope, receive, send)
+        login = self._login(dict(scope["headers"]).get(b"authorization"))
+        if login is not None:
+            scope.setdefault("state", {})["login"] = login
             return await self.app(scope, receive, send)
         if scope["type"] == "websocket":
             return await send({"type": "websocket.close", "code": 1008})
@@ -218,6 +226,11 @@ class Login:
             "missing or wrong API key: send Authorization: Bearer <key> (ASSISTANT_API_KEYS) or a Basic login"
         )
         await _send_json(send, 401, error_payload(scope["path"], 401, message), [(b"www-authenticate", challenge.encode())])
+
+
+def login_of(request: Request) -> str | None:
+    """Gradio's `auth_dependency`: the login `Login` let in (it has refused everyone else)."""
+    return getattr(request.state, "login", None)
 
 
 def _validation_error(exc: RequestValidationError, example: str) -> tuple[str, str | None]:
@@ -320,6 +333,7 @@ def create_app(settings: Settings, assistant=None):
         ssr_mode=False,
         mcp_server=False,
         pwa=False,
+        auth_dependency=login_of if users or keys else None,  # the login is each event's gr.Request.username
         app_kwargs={"docs_url": None, "redoc_url": None, "openapi_url": None},  # no schema pages
         **page_options(),
     )

@@ -3,7 +3,8 @@
 Every answer comes from `Assistant.ask`; this module only renders it. All text from a user or
 from the report is HTML-escaped here before it reaches the page, and the chatbot renders HTML
 (not Markdown) through Gradio's sanitizer, so a question like `<img onerror=…>` stays text.
-Conversation state (answers, feedback ids) lives server-side in `gr.State`, never in the page.
+Conversation state (answers, feedback ids) lives server-side in `gr.State`, never in the page;
+past conversations are kept by `ConversationStore`, listed beside the chat.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import gradio as gr
 
 from assistant.answer_models import Answer, Citation
 from assistant.chain import Assistant
+from assistant.conversation_store import ConversationStore, ConversationSummary, Gone
 from assistant.errors import UserError
 from assistant.export import write_exports
 from assistant.feedback import FeedbackStore
@@ -53,6 +55,13 @@ CHINA = timezone(timedelta(hours=8), "北京时间")
 # from the browser (api.PageLanguage pins it), and its zh-CN labels lack these.
 PAGE_LANG = "zh-CN"
 GRADIO_LABELS = {"chatbot.copy_message": "复制", "chatbot.copied_message": "已复制", "chatbot.clear": "清空对话"}
+# Without a login, a browser's conversations are found by a random id it keeps in localStorage.
+# Gradio encrypts a BrowserState with a key it sends to the page in its config, so the key hides
+# nothing; it is fixed so that an id stored before a restart still reads after it (Gradio's
+# default, a new random key each start, made every restart lose every browser's conversations).
+BROWSER_ID_KEY = BROWSER_ID_SECRET = "assistant-browser-id"
+_BROWSER_ID = re.compile(r"[0-9a-f]{32}")
+NO_CONVERSATIONS = "还没有保存的对话。每个回答完成后，对话会自动保存在这里。"
 
 CSS = """
 .answer-text, .passage { white-space: pre-wrap; }
@@ -85,10 +94,32 @@ h1.app-title { font-size: 1.5rem; font-weight: 600; margin: .2em 0 .1em; }
   width: 7.5em !important; min-width: 7.5em !important; max-width: none !important; flex: 0 0 7.5em !important; }
 :is(#eval-table, #feedback-table) .first-column span { white-space: nowrap; }
 .app-header { padding: 0 !important; gap: .2em !important; }
+/* 历史对话: a column beside the chat; on a phone a folded bar above it (#conv-toggle opens it) */
+.conv-heading h2 { font-size: 1rem; font-weight: 600; margin: 0; }
+#conv-toggle { display: none; }
+#conv-toggle::after { content: "▾"; margin-left: .3em; }
+#conv-toggle[aria-expanded="true"]::after { content: "▴"; }
+.conv-note-box:not(:has(.conv-note)) { display: none !important; }
+#conv-list { max-height: calc(50vh + 4em); overflow-y: auto; }
+#conv-list .wrap { flex-direction: column; gap: .3em; }
+#conv-list label { width: 100%; white-space: pre-line; line-height: 1.35; overflow-wrap: anywhere; }
+/* the open one keeps its dot under the pointer (the theme's hover paints it white) */
+#conv-list input:checked { background-color: var(--checkbox-background-color-selected) !important;
+  border-color: var(--checkbox-border-color-selected) !important; }
+.conv-note { font-size: .9em; color: var(--body-text-color-subdued); }
+#conv-actions, #conv-rename, #conv-confirm { gap: .4em; flex-wrap: wrap; align-items: center; }
+:is(#conv-actions, #conv-rename, #conv-confirm) > button { flex: 0 0 auto !important; width: auto !important; }
 @media (max-width: 640px) {
   h1.app-title { font-size: 1.1rem; margin: 0; }
   .status-line { font-size: .75rem; line-height: 1.35; }
   #chat { height: 42vh !important; }
+  .conv-heading { display: none !important; }
+  /* at the right end of the tab bar's line, where a phone has room, not on a line of its own */
+  #conv-toggle { display: flex; align-self: flex-end; width: auto; margin-top: -49px; position: relative; z-index: 1; }
+  #chat-layout { row-gap: 0 !important; }
+  #conversations[data-open] { padding-bottom: var(--layout-gap); }
+  #conversations:not([data-open]) > :not(#conv-toggle) { display: none !important; }
+  #conv-list { max-height: 45vh; }
 }
 """
 
@@ -139,6 +170,19 @@ SHOW_COMMENT_JS = """() => setTimeout(() => {
   const box = document.querySelector("#feedback-comment textarea");
   if (box) { box.scrollIntoView({block: "center"}); box.focus({preventScroll: true}); }
 }, 50)"""
+
+# on a phone, 历史对话 opens and folds the list (data-open, an attribute Gradio never re-renders);
+# choosing a conversation folds it again, so the chat is what shows (run by the event that opens
+# it: a second, script-only listener on the same click was now and then not run)
+TOGGLE_LIST_JS = """() => {
+  const open = document.getElementById("conversations").toggleAttribute("data-open");
+  document.getElementById("conv-toggle").setAttribute("aria-expanded", String(open));
+}"""
+FOLD_LIST_JS = """(...inputs) => {
+  document.getElementById("conversations").removeAttribute("data-open");
+  document.getElementById("conv-toggle").setAttribute("aria-expanded", "false");
+  return inputs;
+}"""
 
 _CITE = re.compile(r"\[(\d+)\]")
 Event = str | Answer
@@ -256,6 +300,25 @@ def china_time(iso: str) -> str:
     return f"{moment.astimezone(CHINA):%Y-%m-%d %H:%M}（北京时间）"
 
 
+def list_label(conversation: ConversationSummary, now: datetime) -> str:
+    """A line of 历史对话: the title, and below it when it was last answered in China time (with
+    the year only when it is not this one). Gradio shows a choice's label as text, never markup."""
+    when = conversation.updated_at.astimezone(CHINA)
+    stamp = f"{when:%m-%d %H:%M}" if when.year == now.year else f"{when:%Y-%m-%d %H:%M}"
+    return f"{conversation.title}\n{stamp}"
+
+
+def owner_of(username: str | None, browser_id: object) -> tuple[str, object]:
+    """(whose conversations these are, the id the browser should keep): the login user when
+    there is a login, so they are theirs on any browser; else the browser's own random id, or a
+    new one when it holds none (or anything but such an id)."""
+    if username:
+        return f"user:{username}", browser_id
+    if not (isinstance(browser_id, str) and _BROWSER_ID.fullmatch(browser_id)):
+        browser_id = uuid.uuid4().hex
+    return f"browser:{browser_id}", browser_id
+
+
 def matching_words(embedding: dict) -> str:
     """How passages are found, in words: the model's short name, or 字词匹配 for the hashing
     embedding (character n-grams, no model)."""
@@ -282,6 +345,8 @@ def status_line(assistant: Assistant) -> str:
 class Conversation:
     """One browser session's answers and the feedback row of each rated answer."""
 
+    owner: str | None = None  # whose list it is kept in (set when the page loads)
+    id: str | None = None  # its id in the list, from its first finished answer on
     answers: list[Answer] = field(default_factory=list)
     feedback: dict[int, str] = field(default_factory=dict)
     commenting: int | None = None
@@ -292,6 +357,7 @@ class Conversation:
     def reset(self) -> None:
         """Forget every turn, in place: an answer still streaming holds this very object, and
         must find out that its conversation is gone rather than write it back."""
+        self.id = None
         self.answers.clear()
         self.feedback.clear()
         self.commenting = None
@@ -331,28 +397,55 @@ def answer_events(assistant: Assistant, question: str, history: list[tuple[str, 
             time.sleep(STREAM_PAUSE_S)
 
 
-def build_chat_tab(assistant: Assistant, settings: Settings) -> None:
+# what a tab's page runs once it has loaded in a browser: (fn, inputs, outputs)
+PageLoad = tuple[Callable, list, list]
+
+
+def build_chat_tab(assistant: Assistant, settings: Settings) -> PageLoad:
     store = FeedbackStore(settings.data_dir)
+    kept = ConversationStore(settings.data_dir)
     limit = settings.max_question_chars
     follow_ups = FollowUps(assistant, settings.follow_ups)
     export_root = Path(tempfile.mkdtemp(prefix="assistant-chat-"))  # one folder per conversation inside
     conversation = gr.State(Conversation())
-    # above the chat, so they are above the fold on a phone (Gradio's examples inside the empty
-    # chat are a role=list of buttons with English names, which axe-core rejects)
-    with gr.Row(elem_id="examples", equal_height=True):
-        gr.HTML('<span class="examples-label">可以这样问：</span>', padding=False, min_height=0)
-        examples = [gr.Button(q, size="sm", scale=0, min_width=0, elem_classes="example") for q in EXAMPLES]
-    chatbot = gr.Chatbot(
-        label="对话",
-        show_label=False,  # the floating label covered the first message
-        elem_id="chat",
-        height="50vh",  # with the examples above, the question box and its count stay on a 900 px screen
-        render_markdown=False,
-        sanitize_html=True,
-        latex_delimiters=[],
-        buttons=[],  # Gradio's copy button copies the message's HTML: each answer has its own
-        placeholder="用平常的话提问，回答会附上报告原文出处。",
-    )
+    browser_id = gr.BrowserState(None, storage_key=BROWSER_ID_KEY, secret=BROWSER_ID_SECRET)
+    # 历史对话 beside the examples and the chat on a laptop (the rows under the chat keep the whole
+    # width, so the question box stays on the first screen); on a phone a folded bar above them
+    with gr.Row(elem_id="chat-layout"):
+        with gr.Column(scale=1, min_width=230, elem_id="conversations"):
+            toggle = gr.Button("历史对话", size="sm", elem_id="conv-toggle")
+            gr.HTML('<h2>历史对话</h2>', padding=False, min_height=0, elem_classes="conv-heading")
+            listed = gr.Radio(label="历史对话", show_label=False, choices=[], container=False, elem_id="conv-list")
+            note = gr.HTML(padding=False, min_height=0, elem_classes="conv-note-box")
+            with gr.Row(visible=False, elem_id="conv-actions") as actions:
+                rename = gr.Button("重命名", size="sm", scale=0, min_width=0, elem_id="conv-rename-open")
+                delete = gr.Button("删除", size="sm", scale=0, min_width=0, elem_id="conv-delete")
+            with gr.Row(visible=False, elem_id="conv-rename") as rename_row:
+                new_name = gr.Textbox(label="新名称", show_label=False, placeholder="新名称", container=False,
+                                      max_lines=1, elem_id="conv-new-name")
+                save_name = gr.Button("保存名称", size="sm", scale=0, min_width=0, variant="primary", elem_id="conv-rename-save")
+                cancel_rename = gr.Button("取消", size="sm", scale=0, min_width=0, elem_id="conv-rename-cancel")
+            with gr.Row(visible=False, elem_id="conv-confirm") as confirm_row:
+                confirm_text = gr.HTML(padding=False, min_height=0)
+                confirm = gr.Button("确定删除", size="sm", scale=0, min_width=0, variant="stop", elem_id="conv-delete-confirm")
+                cancel_delete = gr.Button("取消", size="sm", scale=0, min_width=0, elem_id="conv-delete-cancel")
+        with gr.Column(scale=4, min_width=300):
+            # above the chat, so they are above the fold on a phone (Gradio's examples inside the empty
+            # chat are a role=list of buttons with English names, which axe-core rejects)
+            with gr.Row(elem_id="examples", equal_height=True):
+                gr.HTML('<span class="examples-label">可以这样问：</span>', padding=False, min_height=0)
+                examples = [gr.Button(q, size="sm", scale=0, min_width=0, elem_classes="example") for q in EXAMPLES]
+            chatbot = gr.Chatbot(
+                label="对话",
+                show_label=False,  # the floating label covered the first message
+                elem_id="chat",
+                height="50vh",  # with the examples above, the question box and its count stay on a 900 px screen
+                render_markdown=False,
+                sanitize_html=True,
+                latex_delimiters=[],
+                buttons=[],  # Gradio's copy button copies the message's HTML: each answer has its own
+                placeholder="用平常的话提问，回答会附上报告原文出处。",
+            )
     # under the latest answer, one row: questions about the sections around the one it cites,
     # and the whole conversation as files (one row keeps the question box on a laptop's first screen)
     with gr.Row(visible=False, elem_id="follow-ups", equal_height=True) as follow_row:
@@ -403,6 +496,7 @@ def build_chat_tab(assistant: Assistant, settings: Settings) -> None:
                 # the box was cleared once above; what the user types meanwhile is theirs
                 if isinstance(event, Answer):
                     state.answers.append(event)
+                    keep_turn(state, event)
                     yield gr.skip(), state.messages(), state, gr.skip()
                     return
                 received += event
@@ -458,7 +552,83 @@ def build_chat_tab(assistant: Assistant, settings: Settings) -> None:
     def reset(state: Conversation):
         state.reset()
         state.settle()
-        return [], "", state, gr.Row(visible=False), *nothing_to_offer()
+        return [], "", state, gr.Row(visible=False), *nothing_to_offer(), *panel(state)
+
+    # ------------------------------------------------ 历史对话: kept, reopened, renamed, deleted
+
+    def keep_turn(state: Conversation, answer: Answer) -> None:
+        """Store a finished answer as its conversation's next turn; a failure is said, and the
+        answer is still shown."""
+        if state.owner is None:  # the page has not loaded its list yet: there is no owner to keep it for
+            return
+        try:
+            state.id = kept.append(state.owner, state.id, answer)
+        except UserError as exc:
+            gr.Warning(str(exc))
+
+    def panel(state: Conversation, message: str = "", renaming: str | None = None, deleting: str | None = None):
+        """The list with the open conversation chosen, its actions, a one-line message, and the
+        rename form (holding `renaming`) or the delete question (about `deleting`) when asked for."""
+        saved = kept.conversations(state.owner) if state.owner else []
+        now = datetime.now(CHINA)
+        message = message or ("" if saved else NO_CONVERSATIONS)
+        sure = f"<div>{_e(f'删除「{deleting}」？删除后无法恢复。')}</div>" if deleting else ""
+        return (gr.Radio(choices=[(list_label(c, now), c.id) for c in saved], value=state.id),
+                gr.Row(visible=state.id is not None), _note(message),
+                gr.Row(visible=renaming is not None), gr.Textbox(value=renaming or ""),
+                gr.Row(visible=deleting is not None), sure)
+
+    def start(stored_id, state: Conversation, request: gr.Request):
+        state.owner, stored_id = owner_of(request.username, stored_id)
+        return stored_id, state, *panel(state)
+
+    def reopen(chosen: str | None, state: Conversation):
+        """The chosen conversation in the chat, as it was answered; the next question continues it."""
+        try:
+            saved = kept.get(state.owner, chosen)
+        except Gone as exc:  # deleted in another window: said, and the list as it is now
+            return gr.skip(), state, gr.skip(), *nothing_to_offer(), *panel(state, str(exc))
+        state.reset()
+        state.settle()
+        state.id = saved.id
+        state.answers.extend(saved.answers)
+        return state.messages(), state, gr.Row(visible=False), *nothing_to_offer(), *panel(state)
+
+    def gone(state: Conversation, exc: Gone):
+        """The open conversation was deleted elsewhere: its turns stay on screen, and the next
+        answer begins a new conversation in the list."""
+        state.id = None
+        return panel(state, str(exc))
+
+    def ask_new_name(state: Conversation):
+        try:
+            return panel(state, renaming=kept.get(state.owner, state.id).title)
+        except Gone as exc:
+            return gone(state, exc)
+
+    def save_new_name(title: str, state: Conversation):
+        try:
+            return panel(state, f"已重命名为「{kept.rename(state.owner, state.id, title)}」。")
+        except Gone as exc:
+            return gone(state, exc)
+        except UserError as exc:  # empty or too long: said in one line, the form stays open with it
+            return panel(state, str(exc), renaming=title)
+
+    def ask_to_delete(state: Conversation):
+        try:
+            return panel(state, deleting=kept.get(state.owner, state.id).title)
+        except Gone as exc:
+            return gone(state, exc)
+
+    def delete_open(state: Conversation):
+        """Delete the open conversation; a fresh one takes its place."""
+        try:
+            message = f"已删除「{kept.delete(state.owner, state.id)}」。"
+        except Gone as exc:  # deleted meanwhile (in another window): said, and the list refreshed
+            message = str(exc)
+        state.reset()
+        state.settle()
+        return [], state, gr.Row(visible=False), *nothing_to_offer(), *panel(state, message)
 
     asking = [question, conversation]
     answering = [question, chatbot, conversation, follow_row]
@@ -471,8 +641,12 @@ def build_chat_tab(assistant: Assistant, settings: Settings) -> None:
         *(button.click(respond, [button, conversation], answering, trigger_mode="always_last")
           for button in [*examples, *follow_buttons]),
     ]
-    for event in asked:  # no pending fade: at 0.2 opacity the 接着问 label fails contrast while it updates
+    listing = [listed, actions, note, rename_row, new_name, confirm_row, confirm_text]
+    # no pending fade on what updates beside the chat: at 0.2 opacity its text fails contrast meanwhile
+    quiet = {"show_progress": "hidden", "concurrency_limit": None}
+    for event in asked:  # the follow-ups; and a new conversation is listed (and chosen) with its first answer
         event.then(after_answer, [conversation], offering, show_progress="hidden")
+        event.then(panel, [conversation], listing, **quiet)
     question.change(None, [question], None, js=COUNT_JS)
     chatbot.like(rate, [conversation], [feedback_row, feedback_note, comment, conversation], concurrency_limit=None).then(
         None, js=SHOW_COMMENT_JS
@@ -480,13 +654,31 @@ def build_chat_tab(assistant: Assistant, settings: Settings) -> None:
     save_comment.click(add_comment, [comment, conversation], [comment, feedback_note], concurrency_limit=None)
     comment.submit(add_comment, [comment, conversation], [comment, feedback_note], concurrency_limit=None)
     # 新对话 and the chat's own 清空 (trash) both forget the turns, also while an answer streams
-    resetting = [chatbot, question, conversation, feedback_row, *offering]
+    resetting = [chatbot, question, conversation, feedback_row, *offering, *listing]
     new_chat.click(reset, [conversation], resetting, cancels=asked, concurrency_limit=None)
     chatbot.clear(reset, [conversation], resetting, cancels=asked, concurrency_limit=None)
 
+    replacing = [chatbot, conversation, feedback_row, *offering, *listing]  # another conversation in the chat
+    listed.input(reopen, [listed, conversation], replacing, cancels=asked, js=FOLD_LIST_JS, **quiet).then(
+        after_answer, [conversation], offering, show_progress="hidden")
+    toggle.click(None, js=TOGGLE_LIST_JS)
+    rename.click(ask_new_name, [conversation], listing, **quiet)
+    for saving in (save_name.click, new_name.submit):
+        saving(save_new_name, [new_name, conversation], listing, **quiet)
+    delete.click(ask_to_delete, [conversation], listing, **quiet)
+    confirm.click(delete_open, [conversation], replacing, cancels=asked, **quiet)
+    for cancel in (cancel_rename, cancel_delete):
+        cancel.click(panel, [conversation], listing, **quiet)
+    return start, [browser_id, conversation], [browser_id, conversation, *listing]
+
+
+def _note(message: str) -> str:
+    return f'<div class="conv-note" role="status">{_e(message)}</div>' if message else ""
+
 
 # The app's tabs, in order: each is (label, builder(assistant, settings)); a new tab is one entry.
-TABS: list[tuple[str, Callable[[Assistant, Settings], None]]] = [
+# A builder may return what its page runs once loaded in a browser.
+TABS: list[tuple[str, Callable[[Assistant, Settings], PageLoad | None]]] = [
     ("问答", build_chat_tab),
     ("原文", ui_source.source_tab),
     ("评测", eval_tab),
@@ -501,7 +693,9 @@ def build_ui(assistant: Assistant, settings: Settings) -> gr.Blocks:
         with gr.Tabs():
             for label, build in TABS:
                 with gr.Tab(label):
-                    build(assistant, settings)
+                    loaded = build(assistant, settings)
+                if loaded:
+                    ui.load(*loaded, show_progress="hidden")
     # answers share the CPU: at most `concurrency` at once, a bounded line behind them
     ui.queue(default_concurrency_limit=settings.concurrency, max_size=settings.concurrency * 16)
     return ui

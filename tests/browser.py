@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 from contextlib import contextmanager
-from typing import Iterator
+from typing import Callable, Iterator
 
 from conftest import ROOT
 
@@ -16,22 +16,29 @@ CHROMIUM_ARGS = [
 SHOTS = ROOT / "test-artifacts"
 CITATIONS = "#chat details.citation"
 BOT_MESSAGES = "#chat .message.bot, #chat [data-testid=bot]"
+# one element per message (BOT_MESSAGES matches two), for counting
+USER_MESSAGES, ONE_PER_ANSWER = "#chat [data-testid=user]", "#chat [data-testid=bot]"
 # the two screens the issue's officials and trainers used: a laptop and a phone
 SIZES = {"desktop": (1366, 900), "phone": (390, 844)}
 
 
 @contextmanager
-def chromium_page(url: str, *, height: int = 1100, width: int = 1280, timeout_s: float = 300, on_dialog=None,
-                  permissions: tuple[str, ...] = ()) -> Iterator:
-    """A headless page on `url` (an English browser: the page must be Chinese anyway); `on_dialog`
-    sees every alert/confirm the page opens."""
+def chromium() -> Iterator[Callable]:
+    """Headless Chromium; yields `open_page(url, ...)`, which opens a page in a context of its own
+    (its own localStorage and login, like another browser)."""
     from playwright.sync_api import sync_playwright
 
     SHOTS.mkdir(exist_ok=True)
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path="/usr/bin/chromium", headless=True, args=CHROMIUM_ARGS)
-        try:
-            context = browser.new_context(viewport={"width": width, "height": height}, locale="en-US")
+
+        def open_page(url: str, *, height: int = 1100, width: int = 1280, timeout_s: float = 300, on_dialog=None,
+                      permissions: tuple[str, ...] = (), login: tuple[str, str] | None = None):
+            """A page on `url` (an English browser: the page must be Chinese anyway); `on_dialog`
+            sees every alert/confirm the page opens; `login` is (user, password) for HTTP Basic."""
+            credentials = {"username": login[0], "password": login[1]} if login else None
+            context = browser.new_context(viewport={"width": width, "height": height}, locale="en-US",
+                                          http_credentials=credentials)
             if permissions:
                 context.grant_permissions(list(permissions), origin=url.rstrip("/"))
             page = context.new_page()
@@ -39,9 +46,19 @@ def chromium_page(url: str, *, height: int = 1100, width: int = 1280, timeout_s:
             if on_dialog:
                 page.on("dialog", on_dialog)
             page.goto(url)
-            yield page
+            return page
+
+        try:
+            yield open_page
         finally:
             browser.close()
+
+
+@contextmanager
+def chromium_page(url: str, **options) -> Iterator:
+    """One page on `url` in a browser of its own (options: `chromium`'s `open_page`)."""
+    with chromium() as open_page:
+        yield open_page(url, **options)
 
 
 def ask(page, question: str, answers_before: int) -> float:
@@ -60,6 +77,14 @@ def ask(page, question: str, answers_before: int) -> float:
     first_token = time.perf_counter() - started
     page.wait_for_function(f"n => document.querySelectorAll('{CITATIONS}').length > n", arg=answers_before)
     return first_token
+
+
+def new_chat(page) -> None:
+    """Press 新对话 and wait until its reset is done (it empties the question box too)."""
+    page.locator("#question textarea").fill("未发送的草稿")
+    page.locator("#new-chat").click()
+    page.wait_for_function(f"() => !document.querySelectorAll('{BOT_MESSAGES}').length"
+                           " && document.querySelector('#question textarea').value === ''")
 
 
 def serious_violations(page) -> list[str]:

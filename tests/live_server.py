@@ -12,9 +12,10 @@ from assistant.api import create_app, listen
 
 
 @contextmanager
-def running(settings, assistant):
-    """Yield the base URL of `create_app(settings, assistant)` served over real HTTP."""
-    settings = settings.model_copy(update={"host": "127.0.0.1", "port": 0})
+def running(settings, assistant, port: int = 0):
+    """Yield the base URL of `create_app(settings, assistant)` served over real HTTP (on `port`,
+    or a free one)."""
+    settings = settings.model_copy(update={"host": "127.0.0.1", "port": port})
     sock = listen(settings)
     server = uvicorn.Server(uvicorn.Config(create_app(settings, assistant), log_level="warning"))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)

@@ -36,6 +36,20 @@ for i in range(100_000):
     print(i, feedback_id, flush=True)
 """
 
+CONVERSATION_WRITER = """
+import sys
+from assistant.answer_models import Answer, Citation
+from assistant.conversation_store import ConversationStore
+
+store = ConversationStore(sys.argv[1])
+citation = Citation(n=1, chunk_id="c1", source="r.md", section="一、总论", text="杭州 124 个。" * 40, score=1.0)
+conversation = None
+for i in range(100_000):
+    answer = Answer(question=f"问题 {i}", answer=f"回答 {i}[1]", answerable=True, citations=[citation])
+    conversation = store.append("browser:writer", conversation, answer)
+    print(i, conversation, flush=True)
+"""
+
 RUN_WRITER = """
 import sys
 sys.path.insert(0, sys.argv[2])
@@ -91,6 +105,25 @@ def test_feedback_killed_mid_write_keeps_every_acknowledged_record(tmp_path, ack
     # the store takes new ratings after the crash
     again = store.rate(Answer(question="再问", answer="没有找到。", answerable=False), "up")
     assert store.get(again).question == "再问"
+
+
+@pytest.mark.parametrize("acknowledged", [1, 40])
+def test_a_conversation_killed_mid_answer_keeps_every_acknowledged_turn(tmp_path, acknowledged):
+    from assistant.conversation_store import ConversationStore
+
+    acks = _write_until_killed(CONVERSATION_WRITER, [str(tmp_path)], acknowledged)
+    store = ConversationStore(tmp_path)
+    [listed] = store.conversations("browser:writer")
+    answers = store.get("browser:writer", listed.id).answers
+    assert {conversation for _, conversation in acks} == {listed.id}
+    assert [a.question for a in answers[: len(acks)]] == [f"问题 {i}" for i, _ in acks]
+    assert len(answers) - len(acks) <= 1  # at most the answer being written when the kill came
+    assert all(a.citations[0].text.startswith("杭州") for a in answers)
+    with sqlite3.connect(store.path) as db:
+        assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+    # the conversation goes on after the crash
+    store.append("browser:writer", listed.id, Answer(question="再问", answer="没有找到。", answerable=False))
+    assert store.get("browser:writer", listed.id).answers[-1].question == "再问"
 
 
 @pytest.mark.parametrize("acknowledged", [8])

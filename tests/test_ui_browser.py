@@ -12,12 +12,11 @@ from assistant import ui as chat_ui
 from assistant.answer_models import Answer
 from assistant.feedback import FeedbackStore
 from assistant.reply import reply_text
-from browser import BOT_MESSAGES, CITATIONS, SHOTS, SIZES, ask, chromium_page, in_view, serious_violations
+from browser import (BOT_MESSAGES, CITATIONS, ONE_PER_ANSWER, SHOTS, SIZES, USER_MESSAGES, ask, chromium_page, in_view,
+                     new_chat, serious_violations)
 from live_server import running
 
 pytestmark = pytest.mark.browser
-# one element per message (BOT_MESSAGES matches two), for counting
-USER_MESSAGES, ONE_PER_ANSWER = "#chat [data-testid=user]", "#chat [data-testid=bot]"
 
 
 class Recording:
@@ -54,14 +53,6 @@ def ui(request, server):
     with chromium_page(url, width=width, height=height, timeout_s=60, permissions=("clipboard-read", "clipboard-write")) as page:
         page.locator("#chat").wait_for()
         yield settings, recording, page, request.param
-
-
-def new_chat(page) -> None:
-    """Press 新对话 and wait until its reset is done (it empties the question box too)."""
-    page.locator("#question textarea").fill("未发送的草稿")
-    page.locator("#new-chat").click()
-    page.wait_for_function(f"() => !document.querySelectorAll('{BOT_MESSAGES}').length"
-                           " && document.querySelector('#question textarea').value === ''")
 
 
 def test_an_answer_shows_its_cited_passage_and_a_follow_up_uses_the_history(ui):
