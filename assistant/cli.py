@@ -100,7 +100,8 @@ def tune(
 def _print_tune(report) -> None:
     state = "unchanged, model reused" if report.skipped else f"trained in {report.seconds:.1f} s"
     print(
-        f"model {state}: {report.items} training items ({report.answerable} answerable, {report.unanswerable} not); "
+        f"model {state}: {report.items} training items ({report.answerable} answerable, {report.unanswerable} not) "
+        f"from {', '.join(report.files)}; "
         f"cross-fitted sentence hit@1 {report.sentence_hit_at_1:.3f}, decline balanced accuracy {report.decline_accuracy:.3f}"
     )
 
@@ -159,6 +160,9 @@ def evaluate(
     chroma_host: Optional[str] = ChromaHostOption,
     chroma_port: Optional[int] = ChromaPortOption,
     out: Optional[Path] = typer.Option(None, "--out", help="also write results.csv, metrics.json, report.html here"),
+    drop_trained: bool = typer.Option(
+        False, "--drop-trained", help="run a held-out set without the items the model trained on (else refused)"
+    ),
 ) -> None:
     """Run every item of an evaluation set and report the metrics; every run is kept in the data folder."""
     if ctx.invoked_subcommand is not None:
@@ -167,31 +171,30 @@ def evaluate(
         raise UserError("eval needs --set FILE")
     if out is not None and out.exists() and not out.is_dir():
         raise UserError(f"--out {out} is a file, not a folder")
+    from dataclasses import replace
+
     from rich.progress import Progress
 
     from assistant import runs
-    from assistant.evaluate import load_eval_set, score_items
+    from assistant.evaluate import load_eval_set
 
     settings = _settings(persist_dir=persist, chroma_host=chroma_host, chroma_port=chroma_port)
-    loaded = load_eval_set(eval_set, settings.max_question_chars)
-    for error in loaded.errors:
+    loaded = load_eval_set(eval_set, settings.max_question_chars)  # a bad set fails before the index loads
+    planned = runs.plan_run(open_assistant(settings), eval_set, loaded, str(eval_set), drop_trained=drop_trained)
+    for error in planned.loaded.errors:
         print(f"skipped {eval_set}: {error}", file=sys.stderr)
-    assistant = open_assistant(settings)
     warned = {"answers": 0, "first": ""}  # counted, not kept: a run may have 50,000 answers
 
     def ask(question: str, history=None):
-        answer = assistant.ask(question, history=history)
+        answer = planned.ask(question, history=history)
         if answer.warnings:
             warned["answers"] += 1
             warned["first"] = warned["first"] or answer.warnings[0]
         return answer
 
-    meta = runs.new_meta(assistant, loaded, str(eval_set))
-    with Progress(transient=True, disable=not sys.stderr.isatty()) as bar, runs.RunWriter(assistant.settings, meta) as writer:
-        task = bar.add_task("评测", total=len(loaded.items))
-        for item, result in score_items(ask, loaded.items, lambda done, total: bar.update(task, completed=done)):
-            writer.add(result, item.evidence)
-        folder = writer.finish(also=out)
+    with Progress(transient=True, disable=not sys.stderr.isatty()) as bar:
+        task = bar.add_task("评测", total=len(planned.loaded.items))
+        folder = runs.keep_run(settings, replace(planned, ask=ask), lambda done, total: bar.update(task, completed=done), out)
     if warned["answers"]:
         print(f"warning: {warned['answers']} answers carry warnings, the first: {warned['first']}", file=sys.stderr)
     kept = runs.KeptRun(folder)
@@ -202,7 +205,7 @@ def evaluate(
     else:
         for key, value in kept.summary.metrics.model_dump().items():
             print(f"{key:18} {value}")
-    print(f"run {meta.id} kept in {folder}" + (f"; report in {out}" if out else ""), file=sys.stderr)
+    print(f"run {planned.meta.id} kept in {folder}" + (f"; report in {out}" if out else ""), file=sys.stderr)
 
 
 @eval_app.command("compare")
@@ -230,7 +233,7 @@ def eval_runs() -> None:
     from assistant import runs
 
     for meta in runs.list_runs(_settings()):
-        print(f"{meta.id}  {meta.created_at}  {meta.eval_set}  {meta.mode}  {meta.embedding or ''}")
+        print(f"{meta.id}  {meta.created_at}  {meta.eval_set}  {meta.mode}  {meta.embedding or ''}  {meta.describe_model()}")
 
 
 @app.command()
