@@ -86,15 +86,39 @@ def tune(
     persist: Optional[Path] = PersistOption,
     train: Optional[Path] = typer.Option(None, "--train", help="training sets folder (default: evals/train/)"),
     force: bool = typer.Option(False, "--force", help="train even when a model for this data exists"),
+    generate: bool = typer.Option(
+        False, "--generate", help="instead of training, have the LLM endpoint draft training questions for the "
+        "sentences that have none, for review in the 评测 tab"
+    ),
+    per_sentence: int = typer.Option(3, "--per-sentence", min=1, max=10, help="draft questions per sentence (--generate)"),
 ) -> None:
     """Train the query adapter and the rankers from the training sets."""
+    settings = _settings(persist_dir=persist, train_dir=train)
+    if generate:
+        return _generate(settings, per_sentence)
     from assistant.index import LoadedIndex
     from assistant.tune import tune as run_tune
 
-    settings = _settings(persist_dir=persist, train_dir=train)
     with _progress() as progress:
         report = run_tune(settings, LoadedIndex.open(settings), force=force, progress=progress)
     _print_tune(report)
+
+
+def _generate(settings: Settings, per_sentence: int) -> None:
+    if not settings.llm_enabled:
+        raise UserError("--generate needs an LLM endpoint (ASSISTANT_LLM_BASE_URL); without one, the 评测 tab "
+                        "lists the sentences that have no training question yet")
+    from assistant.index import LoadedIndex
+    from assistant.llm import build_chat_model
+    from assistant.training_data import generate
+
+    index = LoadedIndex.open(settings)
+    if index.units is None:
+        raise UserError("the index has no sentence units (it was built with the hashing embedding); rebuild it with a model")
+    with _progress() as progress:
+        done = generate(settings, index.units, build_chat_model(settings), per_sentence, progress)
+    print(f"drafted {done.questions} training questions for {done.sentences} sentences without one, in {done.path}; "
+          "review them in the 评测 tab (训练数据) before they train")
 
 
 def _print_tune(report) -> None:
