@@ -79,10 +79,13 @@ class RunMeta(BaseModel):
     embedding: str | None = None
     skipped_rows: list[str] = Field(default_factory=list)
     role: str | None = None  # the set's (assistant.sets), when the run started
-    model: ModelStamp | None = None  # None: the hand-written rules answered
+    model: ModelStamp | None = None  # None: the hand-written rules answered, or not recorded
+    model_recorded: bool = False  # runs kept before runs recorded their model did not say
 
-    def describe_model(self) -> str:
-        return self.model.describe() if self.model else "未训练（规则作答）"
+    def describe_model(self, short: bool = False) -> str:
+        if self.model:
+            return f"模型 {self.model.training_hash[:8]}" if short else self.model.describe()
+        return "未训练（规则作答）" if self.model_recorded else "未记录"
 
 
 class RunSummary(BaseModel):
@@ -160,6 +163,7 @@ def plan_run(assistant, source: Path, loaded: LoadReport, eval_set: str, shown_a
         skipped_rows=loaded.errors,
         role=role,
         model=ModelStamp.of(engine.model_meta),
+        model_recorded=True,
     )
     return PlannedRun(meta, loaded, partial(assistant.ask, engine=engine))
 
