@@ -3,8 +3,8 @@ what the training form refuses, a retrain in a serving process that switches the
 breaking questions in flight, a held-out set unusable on a model that trained on it, and a chat
 model drafting training questions for sentences that have none.
 
-A small made-up report (`tiny_report`) indexed with e5 and trained once for the module; each
-test works on its own copy of it.
+A small made-up report (`tiny_report`) indexed with e5 and trained once for the session
+(conftest's `tiny_trained`); each test works on its own copy of it.
 """
 
 from __future__ import annotations
@@ -23,20 +23,15 @@ from assistant.errors import UserError
 from assistant.evaluate import load_eval_set
 from fake_openai_server import FakeOpenAI
 from live_server import running
-from tiny_report import FOLDERS, HELD_OUT, TALENT_EVIDENCE, TALENT_POLICY, copied, trained_tiny
+from tiny_report import FOLDERS, HELD_OUT, TALENT_EVIDENCE, TALENT_POLICY, copied
 
 FAILING = "h-talent-keep"
 
 
-@pytest.fixture(scope="module")
-def trained(tmp_path_factory):
-    return trained_tiny(tmp_path_factory.mktemp("tiny"))
-
-
 @pytest.fixture
-def tiny(trained, tmp_path):
+def tiny(tiny_trained, tmp_path):
     """This test's copy of the trained tiny report: its own index, sets and data folder."""
-    return copied(trained, tmp_path / "tiny")
+    return copied(tiny_trained, tmp_path / "tiny")
 
 
 def env_of(settings) -> dict[str, str]:

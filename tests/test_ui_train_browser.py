@@ -17,7 +17,7 @@ import pytest
 
 from browser import SHOTS, SIZES, chromium_page, serious_violations
 from live_server import running
-from tiny_report import HELD_OUT, TALENT_EVIDENCE, TALENT_POLICY, copied, trained_tiny, write_set
+from tiny_report import HELD_OUT, TALENT_EVIDENCE, TALENT_POLICY, copied, write_set
 
 pytestmark = pytest.mark.browser
 FAILING = "h-talent-keep"
@@ -25,17 +25,12 @@ SHOWS = "ids => ids.every(id => document.querySelector('#eval-table').innerText.
 DONE = "() => !document.querySelector('#eval-summary .pending, #eval-retrain-status .pending')"
 
 
-@pytest.fixture(scope="module")
-def trained(tmp_path_factory):
-    return trained_tiny(tmp_path_factory.mktemp("tiny"))
-
-
 @contextmanager
-def served_copy(trained, where):
+def served_copy(tiny_trained, where):
     """The trained tiny report copied to `where` (its own index, sets and data), served."""
     from assistant.chain import Assistant
 
-    settings = copied(trained, where)
+    settings = copied(tiny_trained, where)
     assistant = Assistant(settings)
     with running(settings, assistant) as url:
         yield settings, assistant, url + "/"
@@ -57,10 +52,10 @@ def run_held_out(page) -> None:
 
 
 @pytest.mark.parametrize("size", list(SIZES))
-def test_a_trainer_fixes_a_failed_held_out_item_without_training_on_the_held_out_set(trained, tmp_path, size):
+def test_a_trainer_fixes_a_failed_held_out_item_without_training_on_the_held_out_set(tiny_trained, tmp_path, size):
     width, height = SIZES[size]
     steps: dict[str, float] = {}
-    with served_copy(trained, tmp_path / "tiny") as (settings, assistant, url), \
+    with served_copy(tiny_trained, tmp_path / "tiny") as (settings, assistant, url), \
             chromium_page(url, width=width, height=height, timeout_s=120) as page:
         page.get_by_role("tab", name="评测").click()
         page.wait_for_function("document.querySelector('#eval-model textarea').value.includes('11 题')")
@@ -129,12 +124,12 @@ def test_a_trainer_fixes_a_failed_held_out_item_without_training_on_the_held_out
     print(f"\ntrainer loop, {size}: " + ", ".join(f"{name} {seconds:.1f} s" for name, seconds in steps.items()))
 
 
-def test_the_coverage_and_the_drafts_a_model_wrote_are_reviewed_in_the_tab(trained, tmp_path):
+def test_the_coverage_and_the_drafts_a_model_wrote_are_reviewed_in_the_tab(tiny_trained, tmp_path):
     from assistant import training_data
 
     drafts = [{"id": f"gen-{n}", "question": q, "answerable": True, "evidence": ["甲市有 30 个产业集群，年产值 500 亿元。"],
                "category": "generated"} for n, q in enumerate(["甲市集群产值<b>多大</b>？", "甲市那边一年产出多少"])]
-    with served_copy(trained, tmp_path / "tiny") as (settings, assistant, url):
+    with served_copy(tiny_trained, tmp_path / "tiny") as (settings, assistant, url):
         write_set(training_data.drafts_file(settings), drafts)
         with chromium_page(url, width=SIZES["desktop"][0], height=SIZES["desktop"][1], timeout_s=60) as page:
             page.get_by_role("tab", name="评测").click()
