@@ -139,6 +139,7 @@ def training_section(assistant, settings: Settings) -> None:
             discard = gr.Button("丢弃勾选的", elem_id="train-discard")
         drafts_status = gr.Textbox(show_label=False, interactive=False, elem_id="train-drafts-status")
 
+    @friendly
     def show():
         rows, note = coverage_view(assistant, settings)
         return rows, note, draft_choices(settings)
