@@ -4,11 +4,17 @@ The answer is a LangChain runnable chain: normalise → condense (follow-ups) �
 answer. The index is opened once per Assistant and shared by every question. With an LLM
 endpoint configured the model condenses and writes the answer (`assistant.llm`); the chain
 streams its text deltas and ends with the checked `Answer`.
+
+What a question is answered with (the index with its trained model, the retriever and the
+answerer over them) is one `Engine`, taken whole when the question starts: a retrain in a
+serving process (`use_model`) swaps the engine, and a question in flight ends with the one it
+started on.
 """
 
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass, replace
 from typing import Iterator
 
 from langchain_core.language_models import BaseChatModel
@@ -74,20 +80,28 @@ def corpus_scope(index: LoadedIndex, most: int = 6) -> str:
     return f"{titles}里的内容" + (f"，它讲的是：{listed}。" if listed else "。")
 
 
+@dataclass(frozen=True)
+class Engine:
+    """The index (with its trained model) and the retriever and answerer over it."""
+
+    index: LoadedIndex
+    retriever: HybridRetriever
+    answerer: ExtractiveAnswerer
+
+    @property
+    def model_meta(self) -> dict | None:
+        """What the trained model records (training hash, date, items); None for the rules."""
+        return self.index.model.meta if self.index.model is not None else None
+
+
 class Assistant:
     def __init__(
         self, settings: Settings, index: LoadedIndex | None = None, chat_model: BaseChatModel | None = None
     ) -> None:
         self.settings = settings
-        self.index = index or LoadedIndex.open(settings)
-        self.index.tokenizer.prepare()  # what every question needs is made before the first one
-        self.retriever = HybridRetriever(
-            index=self.index,
-            k=settings.retrieve_k,
-            bm25_weight=settings.bm25_weight,
-            reranker=Reranker(settings.reranker_model) if settings.reranker_model else None,
-        )
-        self.answerer = ExtractiveAnswerer(model=self.index.model, scope=corpus_scope(self.index))
+        index = index or LoadedIndex.open(settings)
+        index.tokenizer.prepare()  # what every question needs is made before the first one
+        self.engine = self._engine(index)
         # generated answers when an endpoint is configured (or a chat model is handed in)
         if chat_model is None and settings.llm_enabled:
             chat_model = build_chat_model(settings)
@@ -97,6 +111,31 @@ class Assistant:
             | RunnablePassthrough.assign(documents=RunnableLambda(self._retrieve))
             | RunnableLambda(self._answer)
         )
+
+    def _engine(self, index: LoadedIndex) -> Engine:
+        retriever = HybridRetriever(
+            index=index,
+            k=self.settings.retrieve_k,
+            bm25_weight=self.settings.bm25_weight,
+            reranker=Reranker(self.settings.reranker_model) if self.settings.reranker_model else None,
+        )
+        return Engine(index, retriever, ExtractiveAnswerer(model=index.model, scope=corpus_scope(index)))
+
+    def use_model(self, model) -> None:
+        """Answer from now on with `model` (a retrain's): the next question starts on it."""
+        self.engine = self._engine(replace(self.engine.index, model=model))
+
+    @property
+    def index(self) -> LoadedIndex:
+        return self.engine.index
+
+    @property
+    def retriever(self) -> HybridRetriever:
+        return self.engine.retriever
+
+    @property
+    def answerer(self) -> ExtractiveAnswerer:
+        return self.engine.answerer
 
     @property
     def mode(self) -> str:
@@ -112,21 +151,22 @@ class Assistant:
                 inputs["warnings"].append(f"语言模型改写追问失败（{exc}），已改用规则改写。")
             finally:
                 inputs["timings"]["condense"] = _ms(started)
-        return condense(question, inputs["history"], self.index.tokenizer)
+        return condense(question, inputs["history"], inputs["engine"].index.tokenizer)
 
     def _retrieve(self, inputs: dict):
         started = time.perf_counter()
-        documents = self.retriever.invoke(inputs["standalone"])
+        documents = inputs["engine"].retriever.invoke(inputs["standalone"])
         inputs["timings"]["retrieve"] = _ms(started)
         return documents
 
     def _answer(self, inputs: dict) -> Iterator[str | Answer]:
         """Text deltas, then the final Answer; extractive mode sends its answer as one delta."""
         started = time.perf_counter()
-        query = analyse(inputs["standalone"], self.index)
+        engine = inputs["engine"]
+        query = analyse(inputs["standalone"], engine.index)
 
         def extractive() -> Answer:
-            return self.answerer.answer(inputs["question"], query, inputs["documents"])
+            return engine.answerer.answer(inputs["question"], query, inputs["documents"])
 
         if self.generator is None:
             answer = extractive()
@@ -147,25 +187,28 @@ class Assistant:
     def validate(self, question: object) -> str:
         return validate_question(question, self.settings.max_question_chars)
 
-    def stream(self, question: str, history: History | None = None) -> Iterator[str | Answer]:
+    def stream(self, question: str, history: History | None = None, engine: Engine | None = None) -> Iterator[str | Answer]:
         """Text deltas (str) as they are written, then the final `Answer`, which supersedes them.
+        `engine` pins what answers (an evaluation run keeps one model throughout); by default
+        the current one, taken when the question starts.
 
         Bad input raises UserError here, before anything is streamed.
         """
         return self._events(
-            self.validate(question), validate_history(history, self.settings.max_question_chars)
+            self.validate(question), validate_history(history, self.settings.max_question_chars), engine or self.engine
         )
 
-    def _events(self, question: str, history: History) -> Iterator[str | Answer]:
+    def _events(self, question: str, history: History, engine: Engine) -> Iterator[str | Answer]:
         started = time.perf_counter()
         timings: dict[str, float] = {}
         budget = self.generator.budget() if self.generator else None
-        inputs = {"question": question, "history": history, "timings": timings, "warnings": [], "budget": budget}
+        inputs = {"question": question, "history": history, "timings": timings, "warnings": [], "budget": budget,
+                  "engine": engine}
         for event in self.chain.stream(inputs):
             if isinstance(event, Answer):
                 event.timings_ms = {**timings, "total": _ms(started)}
             yield event
 
-    def ask(self, question: str, history: History | None = None) -> Answer:
-        *_, answer = self.stream(question, history)
+    def ask(self, question: str, history: History | None = None, engine: Engine | None = None) -> Answer:
+        *_, answer = self.stream(question, history, engine)
         return answer

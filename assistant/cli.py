@@ -86,21 +86,46 @@ def tune(
     persist: Optional[Path] = PersistOption,
     train: Optional[Path] = typer.Option(None, "--train", help="training sets folder (default: evals/train/)"),
     force: bool = typer.Option(False, "--force", help="train even when a model for this data exists"),
+    generate: bool = typer.Option(
+        False, "--generate", help="instead of training, have the LLM endpoint draft training questions for the "
+        "sentences that have none, for review in the 评测 tab"
+    ),
+    per_sentence: int = typer.Option(3, "--per-sentence", min=1, max=10, help="draft questions per sentence (--generate)"),
 ) -> None:
     """Train the query adapter and the rankers from the training sets."""
+    settings = _settings(persist_dir=persist, train_dir=train)
+    if generate:
+        return _generate(settings, per_sentence)
     from assistant.index import LoadedIndex
     from assistant.tune import tune as run_tune
 
-    settings = _settings(persist_dir=persist, train_dir=train)
     with _progress() as progress:
         report = run_tune(settings, LoadedIndex.open(settings), force=force, progress=progress)
     _print_tune(report)
 
 
+def _generate(settings: Settings, per_sentence: int) -> None:
+    if not settings.llm_enabled:
+        raise UserError("--generate needs an LLM endpoint (ASSISTANT_LLM_BASE_URL); without one, the 评测 tab "
+                        "lists the sentences that have no training question yet")
+    from assistant.index import LoadedIndex
+    from assistant.llm import build_chat_model
+    from assistant.training_data import generate
+
+    index = LoadedIndex.open(settings)
+    if index.units is None:
+        raise UserError("the index has no sentence units (it was built with the hashing embedding); rebuild it with a model")
+    with _progress() as progress:
+        done = generate(settings, index.units, build_chat_model(settings), per_sentence, progress)
+    print(f"drafted {done.questions} training questions for {done.sentences} sentences without one, in {done.path}; "
+          "review them in the 评测 tab (训练数据) before they train")
+
+
 def _print_tune(report) -> None:
     state = "unchanged, model reused" if report.skipped else f"trained in {report.seconds:.1f} s"
     print(
-        f"model {state}: {report.items} training items ({report.answerable} answerable, {report.unanswerable} not); "
+        f"model {state}: {report.items} training items ({report.answerable} answerable, {report.unanswerable} not) "
+        f"from {', '.join(report.files)}; "
         f"cross-fitted sentence hit@1 {report.sentence_hit_at_1:.3f}, decline balanced accuracy {report.decline_accuracy:.3f}"
     )
 
@@ -159,6 +184,9 @@ def evaluate(
     chroma_host: Optional[str] = ChromaHostOption,
     chroma_port: Optional[int] = ChromaPortOption,
     out: Optional[Path] = typer.Option(None, "--out", help="also write results.csv, metrics.json, report.html here"),
+    drop_trained: bool = typer.Option(
+        False, "--drop-trained", help="run a held-out set without the items the model trained on (else refused)"
+    ),
 ) -> None:
     """Run every item of an evaluation set and report the metrics; every run is kept in the data folder."""
     if ctx.invoked_subcommand is not None:
@@ -167,31 +195,30 @@ def evaluate(
         raise UserError("eval needs --set FILE")
     if out is not None and out.exists() and not out.is_dir():
         raise UserError(f"--out {out} is a file, not a folder")
+    from dataclasses import replace
+
     from rich.progress import Progress
 
     from assistant import runs
-    from assistant.evaluate import load_eval_set, score_items
+    from assistant.evaluate import load_eval_set
 
     settings = _settings(persist_dir=persist, chroma_host=chroma_host, chroma_port=chroma_port)
-    loaded = load_eval_set(eval_set, settings.max_question_chars)
-    for error in loaded.errors:
+    loaded = load_eval_set(eval_set, settings.max_question_chars)  # a bad set fails before the index loads
+    planned = runs.plan_run(open_assistant(settings), eval_set, loaded, str(eval_set), drop_trained=drop_trained)
+    for error in planned.loaded.errors:
         print(f"skipped {eval_set}: {error}", file=sys.stderr)
-    assistant = open_assistant(settings)
     warned = {"answers": 0, "first": ""}  # counted, not kept: a run may have 50,000 answers
 
     def ask(question: str, history=None):
-        answer = assistant.ask(question, history=history)
+        answer = planned.ask(question, history=history)
         if answer.warnings:
             warned["answers"] += 1
             warned["first"] = warned["first"] or answer.warnings[0]
         return answer
 
-    meta = runs.new_meta(assistant, loaded, str(eval_set))
-    with Progress(transient=True, disable=not sys.stderr.isatty()) as bar, runs.RunWriter(assistant.settings, meta) as writer:
-        task = bar.add_task("评测", total=len(loaded.items))
-        for item, result in score_items(ask, loaded.items, lambda done, total: bar.update(task, completed=done)):
-            writer.add(result, item.evidence)
-        folder = writer.finish(also=out)
+    with Progress(transient=True, disable=not sys.stderr.isatty()) as bar:
+        task = bar.add_task("评测", total=len(planned.loaded.items))
+        folder = runs.keep_run(settings, replace(planned, ask=ask), lambda done, total: bar.update(task, completed=done), out)
     if warned["answers"]:
         print(f"warning: {warned['answers']} answers carry warnings, the first: {warned['first']}", file=sys.stderr)
     kept = runs.KeptRun(folder)
@@ -202,7 +229,7 @@ def evaluate(
     else:
         for key, value in kept.summary.metrics.model_dump().items():
             print(f"{key:18} {value}")
-    print(f"run {meta.id} kept in {folder}" + (f"; report in {out}" if out else ""), file=sys.stderr)
+    print(f"run {planned.meta.id} kept in {folder}" + (f"; report in {out}" if out else ""), file=sys.stderr)
 
 
 @eval_app.command("compare")
@@ -230,7 +257,7 @@ def eval_runs() -> None:
     from assistant import runs
 
     for meta in runs.list_runs(_settings()):
-        print(f"{meta.id}  {meta.created_at}  {meta.eval_set}  {meta.mode}  {meta.embedding or ''}")
+        print(f"{meta.id}  {meta.created_at}  {meta.eval_set}  {meta.mode}  {meta.embedding or ''}  {meta.describe_model()}")
 
 
 @app.command()

@@ -223,12 +223,16 @@ def _wanted_kind(settings: Settings) -> str:
 
 
 @contextmanager
-def writer_lock(persist: Path) -> Iterator[None]:
+def writer_lock(persist: Path, wait: bool = True) -> Iterator[None]:
     """One writer at a time per index folder: a second `assistant index` (or tune) waits for the
-    first, then plans from what it left. The lock goes with the process, however it ends."""
+    first, then plans from what it left; with `wait=False` (a trainer's click) it is refused
+    with a message instead. The lock goes with the process, however it ends."""
     persist.mkdir(parents=True, exist_ok=True)
     with open(persist / WRITER_LOCK, "a+") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+        except BlockingIOError:
+            raise UserError("另一次训练或索引构建正在进行，请等它结束后再试") from None
         yield
 
 

@@ -98,7 +98,7 @@ class Budget:
         return self.deadline - time.monotonic()
 
 
-def _describe(exc: BaseException) -> str:
+def describe_failure(exc: BaseException) -> str:
     """A short reason without the error text, which may echo request headers."""
     status = getattr(exc, "status_code", None)
     if isinstance(status, int):
@@ -249,7 +249,7 @@ class LLMAnswerer:
             except Exception as exc:
                 timed_out = isinstance(exc, TimeoutError) or budget.remaining() <= 0
                 if produced or timed_out or attempt == 2:
-                    budget.failure = "超时" if timed_out else _describe(exc)
+                    budget.failure = "超时" if timed_out else describe_failure(exc)
                     raise LLMError(budget.failure) from None
                 time.sleep(max(0.0, min(0.5, budget.remaining() / 2)))
 

@@ -21,6 +21,8 @@ from pydantic import BaseModel
 
 from assistant.evaluate import UNCATEGORISED, ItemResult
 from assistant.runs import REPORT_ITEMS, KeptRun, RunItem, RunMeta, RunSummary
+from assistant.sets import role_name
+
 CSV_COLUMNS = [
     "id",
     "category",
@@ -122,6 +124,7 @@ def _env() -> Environment:
     env = Environment(loader=PackageLoader("assistant", "templates"), autoescape=True, trim_blocks=True, lstrip_blocks=True)
     env.filters["highlight"] = highlight
     env.filters["metric_name"] = metric_name
+    env.filters["role_name"] = role_name
     return env
 
 
@@ -298,12 +301,18 @@ def _padded(text: str, width: int) -> str:
     return text + " " * max(1, width - used)
 
 
+def _role(meta: RunMeta) -> str:
+    return f"（{role_name(meta.role)}）" if meta.role else ""
+
+
 def comparison_text(c: Comparison) -> str:
     """The comparison as text (the 评测 tab, `assistant eval compare`): Chinese first, with the
     English words of the HTML page beside them."""
     lines = [
-        f"A  {c.a.id}  {c.a.eval_set}  {c.a.embedding or ''}",
-        f"B  {c.b.id}  {c.b.eval_set}  {c.b.embedding or ''}",
+        line
+        for name, run in (("A", c.a), ("B", c.b))
+        for line in (f"{name}  {run.id}  {run.eval_set}{_role(run)}  {run.embedding or ''}",
+                     f"   作答模型 model: {run.describe_model()}")
     ]
     if c.mismatch:
         lines += ["", f"⚠ {c.mismatch}"]

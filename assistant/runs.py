@@ -30,14 +30,18 @@ import re
 import secrets
 import shutil
 import time
+from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 from pydantic import BaseModel, Field, ValidationError
 
+from assistant import sets
+from assistant.answer_models import Answer
 from assistant.errors import UserError
-from assistant.evaluate import EvalItem, EvalRun, ItemResult, LoadReport, Metrics, Tally
+from assistant.evaluate import EvalItem, EvalRun, ItemResult, LoadReport, Metrics, Tally, score_items
 from assistant.settings import Settings
 
 RUN_FILE = "run.json"
@@ -50,6 +54,22 @@ REPORT_ITEMS = 1000  # items report.html shows, failures first; every item is in
 STALE_AFTER_S = 60  # a staging folder nobody holds and older than this was left by a killed run
 
 
+class ModelStamp(BaseModel):
+    """Which trained model answered a run: the hash of its training data, when it was trained,
+    and on how many items."""
+
+    training_hash: str
+    trained_at: str
+    items: int
+
+    @classmethod
+    def of(cls, model_meta: dict | None) -> "ModelStamp | None":
+        return None if model_meta is None else cls.model_validate(model_meta)
+
+    def describe(self) -> str:
+        return f"训练数据 {self.training_hash[:12]} · {self.trained_at[:10]} 训练 · {self.items} 题"
+
+
 class RunMeta(BaseModel):
     id: str
     created_at: str
@@ -58,6 +78,14 @@ class RunMeta(BaseModel):
     index_build: str | None = None
     embedding: str | None = None
     skipped_rows: list[str] = Field(default_factory=list)
+    role: str | None = None  # the set's (assistant.sets), when the run started
+    model: ModelStamp | None = None  # None: the hand-written rules answered, or not recorded
+    model_recorded: bool = False  # runs kept before runs recorded their model did not say
+
+    def describe_model(self, short: bool = False) -> str:
+        if self.model:
+            return f"模型 {self.model.training_hash[:8]}" if short else self.model.describe()
+        return "未训练（规则作答）" if self.model_recorded else "未记录"
 
 
 class RunSummary(BaseModel):
@@ -105,10 +133,27 @@ def new_run_id() -> str:
     return f"{datetime.now():%Y%m%d-%H%M%S}-{secrets.token_hex(2)}"
 
 
-def new_meta(assistant, loaded: LoadReport, eval_set: str) -> RunMeta:
-    """Describe a run about to start: when, on which set, with which index and answer mode."""
-    manifest = assistant.index.manifest
-    return RunMeta(
+@dataclass
+class PlannedRun:
+    """A run about to start: its description, its items, and how to ask them (the assistant
+    pinned to the model the run started with, so a retrain meanwhile does not mix two models)."""
+
+    meta: RunMeta
+    loaded: LoadReport
+    ask: Callable[..., Answer]
+
+
+def plan_run(assistant, source: Path, loaded: LoadReport, eval_set: str, shown_as: str | None = None,
+             drop_trained: bool = False) -> PlannedRun:
+    """Describe a run of the set `loaded` from `source` (when, which set and role, index, model,
+    answer mode). A held-out set the model trained on is refused, or run without those items
+    (`drop_trained`)."""
+    role = sets.role_of(assistant.settings, source)
+    engine = assistant.engine
+    if role == sets.HELD_OUT:
+        loaded = sets.guard_held_out(loaded, shown_as or source.name, engine.model_meta, drop_trained)
+    manifest = engine.index.manifest
+    meta = RunMeta(
         id=new_run_id(),
         created_at=datetime.now().isoformat(timespec="seconds"),
         eval_set=eval_set,
@@ -116,7 +161,20 @@ def new_meta(assistant, loaded: LoadReport, eval_set: str) -> RunMeta:
         index_build=manifest.build_id,
         embedding=manifest.embedding_spec.describe(),
         skipped_rows=loaded.errors,
+        role=role,
+        model=ModelStamp.of(engine.model_meta),
+        model_recorded=True,
     )
+    return PlannedRun(meta, loaded, partial(assistant.ask, engine=engine))
+
+
+def keep_run(settings: Settings, planned: PlannedRun, progress: Callable[[int, int], None] | None = None,
+             also: Path | None = None) -> Path:
+    """Ask and score every item, keeping the run as it goes (`RunWriter`); the run's folder."""
+    with RunWriter(settings, planned.meta) as writer:
+        for item, result in score_items(planned.ask, planned.loaded.items, progress):
+            writer.add(result, item.evidence)
+        return writer.finish(also=also)
 
 
 def atomic_write(path: Path, data: str, encoding: str = "utf-8") -> None:

@@ -1,8 +1,9 @@
 """`assistant tune`: learn the query adapter and the rankers from the training sets.
 
-Training sets (`evals/train/*.jsonl`, the evaluation format) pair questions with the report's
-evidence sentences, and list questions the report cannot answer. Nothing here reads a
-held-out set. Steps, all deterministic:
+Training sets (the sets whose role is training, `assistant.sets`: `evals/train/*.jsonl`, in the
+evaluation format) pair questions with the report's evidence sentences, and list questions the
+report cannot answer. Nothing here reads a held-out set. Steps (`STEPS`, what progress names),
+all deterministic:
 
 1. every question is made standalone as answering makes it (follow-ups condensed) and embedded
    (through the embedding cache);
@@ -46,11 +47,14 @@ from assistant.query import analyse
 from assistant.ranking import Network, TrainedModel, model_folder, switch_model
 from assistant.retrieve import ON_TOPIC, HybridRetriever
 from assistant.sentence_index import Unit, read_units
+from assistant.sets import question_key, training_files
 from assistant.settings import Settings
 
-TUNE_VERSION = 8  # part of the training hash: a change of features or method retrains
+TUNE_VERSION = 9  # part of the training hash: a change of features, method or record retrains
 FOLDS = 5
 NETWORKS = 3  # averaged per classifier, each from its own seed (see _fit)
+# what progress reports, in order: (step name, done, total) within each
+STEPS = ("问题向量化", "交叉训练", "训练排序器与拒答器", "训练查询适配器", "保存模型")
 Progress = Callable[[str, int, int], None]
 RANKER_HIDDEN, DECLINER_HIDDEN, COMPANION_HIDDEN = 32, 16, 16  # units of the one hidden layer (measured: see assistant.ranking)
 TOPIC_RECALL = 0.98  # of the answerable questions the topic check lets through (cross-fitted)
@@ -66,11 +70,7 @@ class TuneReport:
     skipped: bool
     sentence_hit_at_1: float  # cross-fitted: the evidence sentence is the ranker's first candidate
     decline_accuracy: float  # cross-fitted balanced accuracy of the decliner
-
-
-def training_files(settings: Settings) -> list[Path]:
-    folder = settings.train_dir
-    return sorted(p for p in folder.glob("*.jsonl")) if folder.is_dir() else []
+    files: list[str]  # the training sets it learned from
 
 
 def training_hash(files: list[Path], embedding: dict, units: list[Unit]) -> str:
@@ -92,7 +92,7 @@ def _reuse(settings: Settings, key: str) -> TuneReport | None:
         return None
     switch_model(settings.persist_dir, folder)
     return TuneReport(folder, meta["items"], meta["answerable"], meta["unanswerable"], 0.0, True,
-                      meta["sentence_hit_at_1"], meta["decline_accuracy"])
+                      meta["sentence_hit_at_1"], meta["decline_accuracy"], meta["files"])
 
 
 def _load(files: list[Path]) -> list[EvalItem]:
@@ -111,6 +111,13 @@ def _matches(evidence: list[str], text: str) -> bool:
 def _holds(evidence: list[str], flat: str) -> bool:
     """Whether compacted text `flat` is (part of) one of the compacted evidence strings."""
     return any(e and (e in flat or (len(flat) >= 6 and flat in e)) for e in evidence)
+
+
+def evidence_units(evidence: list[str], units: list[str]) -> list[int]:
+    """The positions of the compacted `units` an item's evidence strings point to: what training
+    takes for its evidence sentences, and what counts a sentence as covered by a training question."""
+    wanted = [compact(ev) for ev in evidence]
+    return [j for j, u in enumerate(units) if _holds(wanted, u)]
 
 
 class _Known(Embeddings):
@@ -220,13 +227,12 @@ class CrossFit:
 
 def cross_fit(settings: Settings, index: LoadedIndex, items: list[EvalItem], tell: Progress) -> CrossFit:
     standalone = [condense(normalize_query(i.question), list(i.history), index.tokenizer) for i in items]
-    tell("问题向量化", 0, len(items))
+    tell(STEPS[0], 0, len(items))
     vectors = index.embeddings.matrix(standalone, role="query")
-    tell("问题向量化", len(items), len(items))
+    tell(STEPS[0], len(items), len(items))
     sentences = np.load(index.build / "units.npy")
     units = [compact(u.text) for u in index.units]  # compacted once, not once per question
-    evidence = [[compact(ev) for ev in i.evidence] for i in items]
-    positives = [[j for j, u in enumerate(units) if _holds(ev, u)] if i.answerable else [] for i, ev in zip(items, evidence)]
+    positives = [evidence_units(i.evidence, units) if i.answerable else [] for i in items]
     trainable = [k for k, p in enumerate(positives) if p]
     folds = np.arange(len(items)) % FOLDS
     known = _Known(dict(zip(standalone, vectors)))
@@ -234,7 +240,7 @@ def cross_fit(settings: Settings, index: LoadedIndex, items: list[EvalItem], tel
     plain = ExtractiveAnswerer()
     questions = []
     for fold in range(FOLDS):
-        tell("交叉训练", fold, FOLDS)
+        tell(STEPS[1], fold, FOLDS)
         train = [k for k in trainable if folds[k] != fold]
         adapter = train_adapter(vectors[train], [positives[k] for k in train], sentences)
         topic = _fit(vectors[folds != fold], answers[folds != fold], _dimensions(vectors))
@@ -248,7 +254,7 @@ def cross_fit(settings: Settings, index: LoadedIndex, items: list[EvalItem], tel
             segments, rows = plain.candidates(query, documents)
             labels = np.array([_matches(items[k].evidence, s.text) for s in segments]) if items[k].answerable else np.zeros(len(segments), bool)
             questions.append((k, rows, labels, segments, documents, query))
-    tell("交叉训练", FOLDS, FOLDS)
+    tell(STEPS[1], FOLDS, FOLDS)
     return CrossFit(items, vectors, sentences, positives, trainable, answers, questions)
 
 
@@ -316,8 +322,11 @@ def _best_f1(probs: np.ndarray, labels: np.ndarray) -> float:
     return round(float(max(np.linspace(0.05, 0.95, 91), key=f1)), 2)
 
 
-def tune(settings: Settings, index: LoadedIndex, force: bool = False, progress: Progress | None = None) -> TuneReport:
-    with writer_lock(settings.persist_dir):
+def tune(settings: Settings, index: LoadedIndex, force: bool = False, progress: Progress | None = None,
+         wait: bool = True) -> TuneReport:
+    """Train (or reuse) the model for the training sets and switch to it: `assistant tune`, and the
+    评测 tab's 「重新训练」, which does not wait behind another writer (`wait=False`) but says so."""
+    with writer_lock(settings.persist_dir, wait=wait):
         return _tune(settings, index, force, progress)
 
 
@@ -325,21 +334,24 @@ def _tune(settings: Settings, index: LoadedIndex, force: bool, progress: Progres
     tell = progress or (lambda *_: None)
     started = time.perf_counter()
     if index.units is None:
-        raise UserError("the index has no sentence vectors (it was built with the hashing embedding); "
-                        "build it with a model (ASSISTANT_EMBEDDING=auto or e5) to tune")
+        raise UserError("索引没有句向量（它是用 hashing 字词匹配建的），不能训练；请用语义模型重建索引"
+                        "（ASSISTANT_EMBEDDING=auto 或 e5，再运行 assistant index --rebuild）")
     files = training_files(settings)
     if not files:
-        raise UserError(f"no training sets (*.jsonl) in {settings.train_dir}")
+        raise UserError(f"没有训练集：{settings.train_dir} 中没有，{settings.evals_dir} 中也没有标为 training 的评测集")
     key = training_hash(files, index.manifest.embedding, index.units)
     folder = model_folder(settings.persist_dir, key)
     if not force and (reused := _reuse(settings, key)):
         return reused
     items = _load(files)
     fitted = cross_fit(settings, index, items, tell)
+    tell(STEPS[2], 0, 1)
     ranker, decliner, threshold, topic_threshold, companion, hits, balanced = fit_models(fitted)
-    tell("训练查询适配器", 0, 1)
+    tell(STEPS[2], 1, 1)
+    tell(STEPS[3], 0, 1)
     adapter = train_adapter(fitted.vectors[fitted.trainable], [fitted.positives[k] for k in fitted.trainable], fitted.sentences)
-    tell("训练查询适配器", 1, 1)
+    tell(STEPS[3], 1, 1)
+    tell(STEPS[4], 0, 1)
     answerable = sum(i.answerable for i in items)
     meta = {
         "training_hash": key, "trained_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -348,12 +360,15 @@ def _tune(settings: Settings, index: LoadedIndex, force: bool, progress: Progres
         "embedding": index.manifest.embedding, "sentence_hit_at_1": round(hits, 4),
         "decline_accuracy": round(balanced, 4), "seconds": round(time.perf_counter() - started, 1),
         "question_ids": sorted(i.id for i in items),
+        # what a held-out set must not repeat (assistant.sets): each normalised question → its id
+        "question_keys": {question_key(i.question, i.history): i.id for i in items},
     }
     topic = _fit(fitted.vectors, fitted.answers, _dimensions(fitted.vectors))
     TrainedModel(adapter, ranker, decliner, topic, threshold, topic_threshold, meta, *companion).save(folder)
     switch_model(settings.persist_dir, folder)
+    tell(STEPS[4], 1, 1)
     return TuneReport(folder, len(items), answerable, len(items) - answerable, meta["seconds"], False,
-                      meta["sentence_hit_at_1"], meta["decline_accuracy"])
+                      meta["sentence_hit_at_1"], meta["decline_accuracy"], meta["files"])
 
 
 def ensure_model(settings: Settings, progress: Progress | None = None) -> TuneReport | None:

@@ -93,6 +93,9 @@ h1.app-title { font-size: 1.5rem; font-weight: 600; margin: .2em 0 .1em; }
 :is(#eval-table, #feedback-table) .first-column {
   width: 7.5em !important; min-width: 7.5em !important; max-width: none !important; flex: 0 0 7.5em !important; }
 :is(#eval-table, #feedback-table) .first-column span { white-space: nowrap; }
+/* a comparison's columns line up; on a phone the text box scrolls sideways (a textarea takes the keyboard) */
+#eval-comparison textarea { font-family: var(--font-mono); white-space: pre; overflow-x: auto; }
+.train-title { font-weight: 600; margin: .2em .4em; }
 .app-header { padding: 0 !important; gap: .2em !important; }
 /* 历史对话: a column beside the chat; on a phone a folded bar above it (#conv-toggle opens it) */
 .conv-heading h2 { font-size: 1rem; font-weight: 600; margin: 0; }

@@ -18,6 +18,7 @@ import json
 import shutil
 import sys
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -28,7 +29,8 @@ from assistant.chain import Assistant, corpus_scope  # noqa: E402
 from assistant.evaluate import load_eval_set, run_eval  # noqa: E402
 from assistant.index import LoadedIndex, build_index  # noqa: E402
 from assistant.settings import Settings  # noqa: E402
-from assistant.tune import training_files, tune  # noqa: E402
+from assistant.sets import training_files  # noqa: E402
+from assistant.tune import tune  # noqa: E402
 
 COLUMNS = ["answer_accuracy", "citation_accuracy", "hit_at_1", "hit_at_5", "refusal_accuracy"]
 
@@ -70,7 +72,7 @@ def crossval(base: Settings, items, group: str, k: int, work: Path, items_out: d
         held = [item for item, f in zip(items, fold_of) if f == fold]
         assistant = Assistant(settings, index=index)
         for name, answerer in variants(index).items():
-            assistant.answerer = answerer
+            assistant.engine = replace(assistant.engine, answerer=answerer)
             results.setdefault(name, []).extend(run_eval(assistant.ask, held).items)
         print(f"  {group} fold {fold}: trained in {report.seconds:.0f} s on {report.items} items, held {len(held)}", file=sys.stderr)
     from assistant.evaluate import summarise

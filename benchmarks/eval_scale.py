@@ -41,10 +41,10 @@ def open_remembering(settings):
     assistant = opened(settings)
     ask, answers = assistant.ask, {}
 
-    def remembered(question, history=None):
+    def remembered(question, history=None, engine=None):
         key = (question, tuple(tuple(turn) for turn in history or ()))
         if key not in answers:
-            answers[key] = ask(question, history=history)
+            answers[key] = ask(question, history=history, engine=engine)
         return answers[key]
 
     assistant.ask = remembered

@@ -86,3 +86,16 @@ def learned_assistant(learned_settings):
     from assistant.chain import Assistant
 
     return Assistant(learned_settings)
+
+
+@pytest.fixture(scope="session")
+def tiny_trained(tmp_path_factory):
+    """The small made-up report of tiny_report.py, indexed with e5 and trained (built once,
+    shared by the workers); a test that writes takes its own copy (`tiny_report.copied`)."""
+    from filelock import FileLock
+
+    from tiny_report import trained_tiny
+
+    shared = _shared_root(tmp_path_factory) / "tiny"
+    with FileLock(str(shared) + ".lock"):
+        return trained_tiny(shared)

@@ -37,12 +37,12 @@ class Remembering:
     def __getattr__(self, name):
         return getattr(self.assistant, name)
 
-    def ask(self, question, history=None):
+    def ask(self, question, history=None, engine=None):
         if self.on_ask:
             self.on_ask()
         key = (question, tuple(tuple(turn) for turn in history or ()))
         if key not in self.answers:
-            self.answers[key] = self.assistant.ask(question, history=history)
+            self.answers[key] = self.assistant.ask(question, history=history, engine=engine)
         return self.answers[key]
 
 

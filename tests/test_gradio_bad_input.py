@@ -12,13 +12,13 @@ import pytest
 from assistant.api import NOT_TEXT
 from live_server import running
 
-DRAFT = ["fb-x", "杭州有多少个产业集群？", True, "参考", "124个", "", "feedback"]  # save_draft's inputs but the target
+DRAFT = ["fb-x", "杭州有多少个产业集群？", True, "参考", "124个", "", "feedback", "held-out"]  # save_draft's inputs before the target
 
 
 @pytest.fixture(scope="module")
 def served(report_settings, report_assistant, tmp_path_factory):
     root = tmp_path_factory.mktemp("gradio_bad_input")
-    settings = report_settings.model_copy(update={"data_dir": root / "data", "evals_dir": root / "evals"})
+    settings = report_settings.model_copy(update={"data_dir": root / "data", "evals_dir": root / "evals", "train_dir": root / "evals" / "train"})
     settings.evals_dir.mkdir()
     with running(settings, report_assistant) as url, httpx.Client(base_url=url, timeout=300) as http:
         yield settings, http
@@ -66,7 +66,7 @@ def test_a_question_with_no_surrogate_still_goes_through_the_call_route(served):
 )
 def test_a_draft_target_the_file_system_cannot_take_is_a_clear_chinese_line(served, capfd, name, message):
     settings, http = served
-    stream = _events(http, "save_draft", [*DRAFT, str(settings.evals_dir / name)])
+    stream = _events(http, "save_draft", [*DRAFT, str(settings.evals_dir / name), False])
     error = json.loads(stream.split("event: error\n", 1)[1].split("data: ", 1)[1].splitlines()[0])
     assert error["error"] == message
     assert list(settings.evals_dir.iterdir()) == []

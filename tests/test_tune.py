@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -11,51 +10,14 @@ import pytest
 import cli_runner
 from assistant.companions import PAIR_FEATURES
 from conftest import make_settings
-
-REPORT = """# 示例城市产业报告
-
-## 一、现状
-
-甲市有 30 个产业集群，年产值 500 亿元。乙市有 12 个产业集群，年产值 90 亿元。
-
-## 二、问题
-
-企业创新能力不足，研发投入偏低。人才外流严重，高层次人才缺乏。
-
-## 三、建议
-
-加大研发投入，建设公共技术平台。引进高层次人才，完善人才政策。
-"""
-
-TRAINING = [
-    {"id": "a1", "question": "甲市有几个集群？", "answerable": True, "must_include": ["30 个"], "evidence": ["甲市有 30 个产业集群"]},
-    {"id": "a2", "question": "甲那边集群数量多少", "answerable": True, "must_include": ["30 个"], "evidence": ["甲市有 30 个产业集群"]},
-    {"id": "a3", "question": "乙市集群有多少", "answerable": True, "must_include": ["12 个"], "evidence": ["乙市有 12 个产业集群"]},
-    {"id": "a4", "question": "企业创新有啥毛病", "answerable": True, "must_include": ["创新能力不足"], "evidence": ["企业创新能力不足，研发投入偏低。"]},
-    {"id": "a5", "question": "人才方面有什么问题", "answerable": True, "must_include": ["人才外流"], "evidence": ["人才外流严重，高层次人才缺乏。"]},
-    {"id": "a6", "question": "报告建议人才上怎么办", "answerable": True, "must_include": ["引进高层次人才"], "evidence": ["引进高层次人才，完善人才政策。"]},
-    {"id": "a7", "question": "研发这块该咋整", "answerable": True, "must_include": ["加大研发投入"], "evidence": ["加大研发投入，建设公共技术平台。"]},
-    {"id": "u1", "question": "明天下雨吗？", "answerable": False},
-    {"id": "u2", "question": "丙省有多少集群？", "answerable": False},
-    {"id": "u3", "question": "甲市集群雇了多少工人？", "answerable": False},
-    {"id": "u4", "question": "给我讲个笑话", "answerable": False},
-]
-
-
-def _write(folder: Path, items: list[dict]) -> None:
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "train.jsonl").write_text("".join(json.dumps(i, ensure_ascii=False) + "\n" for i in items), encoding="utf-8")
+from tiny_report import TRAINING, tiny_settings, write_set
 
 
 @pytest.fixture
 def tiny(tmp_path):
     from assistant.index import build_index
 
-    corpus = tmp_path / "corpus"
-    corpus.mkdir()
-    (corpus / "report.md").write_text(REPORT, encoding="utf-8")
-    _write(tmp_path / "train", TRAINING)
-    settings = make_settings(tmp_path, corpus).model_copy(update={"embedding": "e5", "train_dir": tmp_path / "train"})
+    settings = tiny_settings(tmp_path)
     build_index(settings)
     return settings
 
@@ -102,8 +64,8 @@ def test_index_retrains_when_the_training_data_changes_and_only_then(tiny):
     trained = ensure_model(tiny)
     assert not trained.skipped
     assert ensure_model(tiny).skipped  # nothing changed: the model on disk is reused
-    _write(tiny.train_dir, TRAINING + [{"id": "a8", "question": "乙市产值多少", "answerable": True,
-                                        "must_include": ["90 亿元"], "evidence": ["年产值 90 亿元"]}])
+    write_set(tiny.train_dir / "train.jsonl", TRAINING + [{"id": "a8", "question": "乙市产值多少", "answerable": True,
+                                                         "must_include": ["90 亿元"], "evidence": ["年产值 90 亿元"]}])
     retrained = ensure_model(tiny)
     assert not retrained.skipped and retrained.folder != trained.folder and retrained.items == len(TRAINING) + 1
 
@@ -111,7 +73,7 @@ def test_index_retrains_when_the_training_data_changes_and_only_then(tiny):
 def test_tune_without_training_sets_or_sentence_vectors_says_so_in_one_line(tiny, tmp_path):
     env = {"ASSISTANT_PERSIST_DIR": str(tiny.persist_dir), "ASSISTANT_TRAIN_DIR": str(tmp_path / "none")}
     result = cli_runner.run("tune", env=env)
-    assert result.returncode == 2 and "no training sets" in result.stderr and "Traceback" not in result.stderr
+    assert result.returncode == 2 and "没有训练集" in result.stderr and "Traceback" not in result.stderr
     hashing = make_settings(tmp_path / "h", tiny.corpus_dir)
     from assistant.index import build_index
 

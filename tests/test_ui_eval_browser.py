@@ -40,7 +40,7 @@ def server(report_settings, report_assistant, tmp_path_factory):
     (root / "evals" / "small.jsonl").write_text(
         "\n".join(json.dumps(item, ensure_ascii=False) for item in EVAL_SET) + "\n", encoding="utf-8"
     )
-    settings = report_settings.model_copy(update={"data_dir": root / "data", "evals_dir": root / "evals"})
+    settings = report_settings.model_copy(update={"data_dir": root / "data", "evals_dir": root / "evals", "train_dir": root / "evals" / "train"})
     (root / "evals" / "other.jsonl").write_text(json.dumps(EVAL_SET[0], ensure_ascii=False) + "\n", encoding="utf-8")
     store = FeedbackStore(settings.data_dir)
     store.comment(store.rate(report_assistant.ask("宁波有多少个产业集群？"), "down"), "宁波的数字要和台州对比")
@@ -136,8 +136,8 @@ def test_comparing_runs_of_different_sets_warns_with_the_items_in_common(page, s
         page.get_by_role("option", name=re.compile(run)).filter(visible=True).first.click()
     page.locator("#eval-compare").click()
     page.get_by_text("两边共有 1 道相同的题").first.wait_for()  # the toast, and the comparison itself
-    page.wait_for_function("document.querySelector('#eval-comparison').innerText.includes('评测集不同')")  # (the toast comes first)
-    text = page.locator("#eval-comparison").inner_text()
+    page.wait_for_function("document.querySelector('#eval-comparison textarea').value.includes('评测集不同')")  # (the toast comes first)
+    text = page.locator("#eval-comparison textarea").input_value()
     assert "评测集不同" in text and "答案准确率 answer_accuracy" in text
     page.screenshot(path=str(SHOTS / f"eval-compare-{size}.png"))
 
@@ -157,6 +157,8 @@ def test_downvoted_feedback_becomes_a_draft_item_in_the_data_folder(page, server
         assert "✓ 已加入 feedback_drafts.jsonl" in page.locator("#feedback-table").inner_text()
         page.locator("#feedback-table").get_by_text("宁波有多少个产业集群？", exact=True).filter(visible=True).first.click()
         page.wait_for_function("document.querySelector('#draft-status textarea').value.includes('已经转成评测题')")
+        page.locator("#draft-role").get_by_text("留出集", exact=True).click()
+        page.wait_for_function("t => document.querySelector('#draft-target input').value === t", arg=str(target))
         page.locator("#draft-reference textarea").fill("参考答案草稿")
         page.locator("#draft-must textarea").fill("草稿甲")
         page.locator("#draft-save").click()
@@ -169,6 +171,11 @@ def test_downvoted_feedback_becomes_a_draft_item_in_the_data_folder(page, server
     question = page.locator("#draft-question textarea")
     page.wait_for_function("document.querySelector('#draft-question textarea').value.length > 0")
     assert question.input_value() == "宁波有多少个产业集群？"
+    # a draft is a training item unless the trainer says otherwise
+    assert page.locator("#draft-role").get_by_label("训练集", exact=True).is_checked()
+    assert page.locator("#draft-target input").input_value() == str(settings.train_dir / "trainer.jsonl")
+    page.locator("#draft-role").get_by_text("留出集", exact=True).click()
+    page.wait_for_function("t => document.querySelector('#draft-target input').value === t", arg=str(target))
     page.locator("#draft-reference textarea").fill("参考答案草稿")
     page.locator("#draft-must textarea").fill("草稿甲 | 草稿乙")
     page.locator("#draft-save").click()
