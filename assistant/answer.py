@@ -246,13 +246,11 @@ class ExtractiveAnswerer:
         """The neighbours of the best candidate (segments[0]) the companion model would quote beside it."""
         if self.model is None or self.model.companion is None:
             return []
-        near = neighbours(segments[0], segments)
+        near = described_neighbours(segments[0], segments, rows, logits)
         if not near:
             return []
-        at = {id(seg): i for i, seg in enumerate(segments)}
-        described = [(offset, seg, rows[at[id(seg)]], float(logits[at[id(seg)]])) for offset, seg in near]
-        probs = self.model.companion.prob(pair_rows(query, segments[0], float(logits[0]), described))
-        return [seg for (_, seg), p in zip(near, probs) if p >= self.model.companion_threshold]
+        probs = self.model.companion.prob(pair_rows(query, segments[0], float(logits[0]), near))
+        return [seg for (_, seg, _, _), p in zip(near, probs) if p >= self.model.companion_threshold]
 
     def answer(self, question: str, query: Query, documents: list[Document]) -> Answer:
         passages = [_passage(doc) for doc in documents]
@@ -320,7 +318,7 @@ class ExtractiveAnswerer:
         for seg in companions:
             room = budget - sum(len(c.text) for c in chosen)
             seg = seg if len(seg.text) <= room else _head_clause(seg)
-            if seg not in chosen and len(seg.text) <= room and not any(_overlap(seg, c) for c in chosen):
+            if len(seg.text) <= room and not any(_overlap(seg, c) for c in chosen):
                 chosen.append(seg)
         chosen += _leaned_on(query, chosen, segments, budget)
         # complete each quoted sentence that opens a list or is a heading, right after it
@@ -363,6 +361,15 @@ def neighbours(best: Segment, segments: list[Segment]) -> list[tuple[int, Segmen
     before = [(i - at, s) for i, s in enumerate(same) if -NEIGHBOURS_BEFORE <= i - at < 0 and s.text != best.text]
     after = [s for s in _following(best, segments) if s.text != best.text][:NEIGHBOURS_AFTER]
     return before + [(k, s) for k, s in enumerate(after, 1)]
+
+
+def described_neighbours(
+    best: Segment, segments: list[Segment], rows: np.ndarray, logits: np.ndarray
+) -> list[tuple[int, Segment, np.ndarray, float]]:
+    """`neighbours` of `best`, each with its sentence features and ranker logit (rows and logits
+    line up with `segments`): what the companion model reads, at answering and at tuning."""
+    at = {id(seg): i for i, seg in enumerate(segments)}
+    return [(offset, seg, rows[at[id(seg)]], float(logits[at[id(seg)]])) for offset, seg in neighbours(best, segments)]
 
 
 def _beside(seg: Segment, segments: list[Segment], step: int) -> Segment | None:

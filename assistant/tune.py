@@ -36,7 +36,7 @@ from typing import Callable
 import numpy as np
 from langchain_core.embeddings import Embeddings
 
-from assistant.answer import ExtractiveAnswerer, neighbours
+from assistant.answer import ExtractiveAnswerer, described_neighbours
 from assistant.companions import PAIR_FEATURES, pair_rows
 from assistant.conversation import condense
 from assistant.errors import UserError
@@ -304,11 +304,11 @@ def _fit_companion(fitted: CrossFit, ranker: Network) -> tuple[Network, float]:
             continue
         best = segments[first]
         wanted = [m for m in map(compact, fitted.items[k].must_include) if m and m not in compact(best.text)]
-        at = {id(seg): i for i, seg in enumerate(segments)}
-        near = [(offset, seg, features[at[id(seg)]], float(logits[at[id(seg)]])) for offset, seg in neighbours(best, segments)]
+        near = described_neighbours(best, segments, features, logits)
         if near:
             rows.append(pair_rows(query, best, float(logits[first]), near))
-            labels += [bool(matched[at[id(seg)]]) or any(m in compact(seg.text) for m in wanted) for _, seg, _, _ in near]
+            evidence = {id(seg) for seg, hit in zip(segments, matched) if hit}
+            labels += [id(seg) in evidence or any(m in compact(seg.text) for m in wanted) for _, seg, _, _ in near]
             folds += [k % FOLDS] * len(near)
     rows, labels, folds = np.vstack(rows), np.array(labels), np.array(folds)
     unseen = np.zeros(len(labels))
