@@ -101,7 +101,8 @@ class Assistant:
         self.settings = settings
         index = index or LoadedIndex.open(settings)
         index.tokenizer.prepare()  # what every question needs is made before the first one
-        self.engine = self._engine(index)
+        reranker = Reranker(settings.reranker_model) if settings.reranker_model else None
+        self.engine = self._engine(index, reranker)
         # generated answers when an endpoint is configured (or a chat model is handed in)
         if chat_model is None and settings.llm_enabled:
             chat_model = build_chat_model(settings)
@@ -112,18 +113,16 @@ class Assistant:
             | RunnableLambda(self._answer)
         )
 
-    def _engine(self, index: LoadedIndex) -> Engine:
+    def _engine(self, index: LoadedIndex, reranker: Reranker | None) -> Engine:
         retriever = HybridRetriever(
-            index=index,
-            k=self.settings.retrieve_k,
-            bm25_weight=self.settings.bm25_weight,
-            reranker=Reranker(self.settings.reranker_model) if self.settings.reranker_model else None,
+            index=index, k=self.settings.retrieve_k, bm25_weight=self.settings.bm25_weight, reranker=reranker,
         )
         return Engine(index, retriever, ExtractiveAnswerer(model=index.model, scope=corpus_scope(index)))
 
     def use_model(self, model) -> None:
-        """Answer from now on with `model` (a retrain's): the next question starts on it."""
-        self.engine = self._engine(replace(self.engine.index, model=model))
+        """Answer from now on with `model` (a retrain's): the next question starts on it. The
+        reranker, which the retrain did not touch, is kept, not loaded again."""
+        self.engine = self._engine(replace(self.engine.index, model=model), self.engine.retriever.reranker)
 
     @property
     def index(self) -> LoadedIndex:
