@@ -126,9 +126,14 @@ class ConversationStore:
         except sqlite3.Error as exc:
             raise UserError(f"对话没有保存：{exc}") from None
 
-    def _read(self, sql: str, params: tuple) -> list[sqlite3.Row]:
+    @contextmanager
+    def _reading(self) -> Iterator[sqlite3.Connection]:
         with closing(sqlite3.connect(self.path, timeout=10)) as db:
             db.row_factory = sqlite3.Row
+            yield db
+
+    def _read(self, sql: str, params: tuple) -> list[sqlite3.Row]:
+        with self._reading() as db:
             return db.execute(sql, params).fetchall()
 
     def append(self, owner: str, conversation_id: str | None, answer: Answer) -> str:
@@ -164,14 +169,19 @@ class ConversationStore:
         )
         return [ConversationSummary(r["id"], r["title"], datetime.fromisoformat(r["updated_at"])) for r in rows]
 
+    def title(self, owner: str, conversation_id: str) -> str:
+        """A conversation's title, without reading its turns (what the rename and delete forms show)."""
+        with self._reading() as db:
+            return _title(db, owner, conversation_id)
+
     def get(self, owner: str, conversation_id: str) -> SavedConversation:
-        """A conversation with its answers in order."""
-        found = self._read("SELECT title FROM conversations WHERE id = ? AND owner = ?", (conversation_id, owner))
-        if not found:
-            raise Gone()
-        turns = self._read("SELECT answer FROM turns WHERE conversation_id = ? ORDER BY n", (conversation_id,))
-        return SavedConversation(conversation_id, found[0]["title"],
-                                 tuple(Answer.model_validate_json(t["answer"]) for t in turns))
+        """A conversation with its answers in order, read in one snapshot (a delete from another
+        window lands before or after it, never between its title and its turns)."""
+        with self._reading() as db:
+            db.execute("BEGIN")
+            title = _title(db, owner, conversation_id)
+            turns = db.execute("SELECT answer FROM turns WHERE conversation_id = ? ORDER BY n", (conversation_id,)).fetchall()
+        return SavedConversation(conversation_id, title, tuple(Answer.model_validate_json(t["answer"]) for t in turns))
 
     def rename(self, owner: str, conversation_id: str, title: str) -> str:
         """Give a conversation a title of the user's (checked by `new_title`); returns it."""
@@ -195,3 +205,10 @@ class ConversationStore:
             db.execute("DELETE FROM conversations WHERE id = ?", (conversation_id,))
             db.execute("DELETE FROM turns WHERE conversation_id = ?", (conversation_id,))
         return found[0]
+
+
+def _title(db: sqlite3.Connection, owner: str, conversation_id: str) -> str:
+    found = db.execute("SELECT title FROM conversations WHERE id = ? AND owner = ?", (conversation_id, owner)).fetchone()
+    if found is None:
+        raise Gone()
+    return found["title"]

@@ -605,7 +605,7 @@ def build_chat_tab(assistant: Assistant, settings: Settings) -> PageLoad:
 
     def ask_new_name(state: Conversation):
         try:
-            return panel(state, renaming=kept.get(state.owner, state.id).title)
+            return panel(state, renaming=kept.title(state.owner, state.id))
         except Gone as exc:
             return gone(state, exc)
 
@@ -619,7 +619,7 @@ def build_chat_tab(assistant: Assistant, settings: Settings) -> PageLoad:
 
     def ask_to_delete(state: Conversation):
         try:
-            return panel(state, deleting=kept.get(state.owner, state.id).title)
+            return panel(state, deleting=kept.title(state.owner, state.id))
         except Gone as exc:
             return gone(state, exc)
 
