@@ -69,6 +69,11 @@ class ModelStamp(BaseModel):
     def describe(self) -> str:
         return f"训练数据 {self.training_hash[:12]} · {self.trained_at[:10]} 训练 · {self.items} 题"
 
+    @staticmethod
+    def line(stamp: "ModelStamp | None") -> str:
+        """The model in words; without one, the hand-written rules answered."""
+        return stamp.describe() if stamp else "未训练（规则作答）"
+
 
 class RunMeta(BaseModel):
     id: str
@@ -83,9 +88,9 @@ class RunMeta(BaseModel):
     model_recorded: bool = False  # runs kept before runs recorded their model did not say
 
     def describe_model(self, short: bool = False) -> str:
-        if self.model:
-            return f"模型 {self.model.training_hash[:8]}" if short else self.model.describe()
-        return "未训练（规则作答）" if self.model_recorded else "未记录"
+        if self.model and short:
+            return f"模型 {self.model.training_hash[:8]}"
+        return ModelStamp.line(self.model) if self.model or self.model_recorded else "未记录"
 
 
 class RunSummary(BaseModel):

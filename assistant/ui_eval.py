@@ -54,13 +54,12 @@ def uploaded_file(path: str, limit: int) -> Path:
     return real
 
 
-def run_choices(settings: Settings) -> list[tuple[str, str]]:
-    return [(f"{m.id} · {Path(m.eval_set).name} · {m.mode} · {m.describe_model(short=True)}", m.id) for m in runs.list_runs(settings)]
+def run_choices(metas: list[runs.RunMeta]) -> list[tuple[str, str]]:
+    return [(f"{m.id} · {Path(m.eval_set).name} · {m.mode} · {m.describe_model(short=True)}", m.id) for m in metas]
 
 
-def compared_pair(settings: Settings, run_id: str) -> tuple[str | None, str]:
-    """For a run just made: the run before it on the same set (A) and itself (B)."""
-    metas = runs.list_runs(settings)  # newest first
+def compared_pair(metas: list[runs.RunMeta], run_id: str) -> tuple[str | None, str]:
+    """For a run just made: the run before it on the same set (A) and itself (B); `metas` newest first."""
     this = next(m for m in metas if m.id == run_id)
     earlier = [m.id for m in metas if m.eval_set == this.eval_set and m.id < run_id]
     return (earlier[0] if earlier else None), run_id
@@ -292,13 +291,14 @@ def eval_tab(assistant, settings: Settings) -> None:
         return done, ui_train.model_line(assistant)
 
     def refresh_runs():
-        choices = run_choices(settings)
+        choices = run_choices(runs.list_runs(settings))
         return gr.Dropdown(choices=choices), gr.Dropdown(choices=choices), gr.Dropdown(choices=choices)
 
     def after_run(state: dict | None):
         """The run lists refreshed, and A and B set to this run and the one before it on its set."""
-        choices = run_choices(settings)
-        a, b = compared_pair(settings, state["run"]) if state else (None, None)
+        metas = runs.list_runs(settings)  # read once for both
+        choices = run_choices(metas)
+        a, b = compared_pair(metas, state["run"]) if state else (None, None)
         return gr.Dropdown(choices=choices), gr.Dropdown(choices=choices, value=a), gr.Dropdown(choices=choices, value=b)
 
     @friendly

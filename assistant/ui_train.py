@@ -26,8 +26,7 @@ SHOWN_UNCOVERED = 500
 
 
 def model_line(assistant) -> str:
-    stamp = runs.ModelStamp.of(assistant.engine.model_meta)
-    return f"当前作答模型：{stamp.describe()}" if stamp else "当前作答模型：未训练（规则作答）"
+    return f"当前作答模型：{runs.ModelStamp.line(runs.ModelStamp.of(assistant.engine.model_meta))}"
 
 
 def stepped(progress):
