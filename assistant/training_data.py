@@ -152,25 +152,26 @@ def generate(settings: Settings, units: list[Unit], chat_model, per_sentence: in
     return Generated(len(todo), written, drafts_file(settings))
 
 
-def _remove_drafts(settings: Settings, ids: set[str]) -> None:
-    kept = [item for item in pending(settings) if item.id not in ids]
+def _remove_drafts(settings: Settings, drafts: list[EvalItem], ids: set[str]) -> int:
+    """`drafts` (the file as just read) without `ids`, written back; how many were removed."""
+    kept = [item for item in drafts if item.id not in ids]
     atomic_write(drafts_file(settings), "".join(item.model_dump_json(exclude_defaults=True) + "\n" for item in kept))
+    return len(drafts) - len(kept)
 
 
 def accept(settings: Settings, ids: list[str], confirmed: bool = False) -> Path:
     """The chosen drafts appended to the tab's training set, and taken off the drafts."""
-    chosen = [item for item in pending(settings) if item.id in set(ids)]
+    drafts = pending(settings)
+    chosen = [item for item in drafts if item.id in set(ids)]
     if not chosen:
         raise UserError("先勾选要加入训练集的草稿题")
     target = eval_drafts.append_items(settings, eval_drafts.default_target(settings, sets.TRAINING), chosen,
                                       sets.TRAINING, confirmed)
-    _remove_drafts(settings, {item.id for item in chosen})
+    _remove_drafts(settings, drafts, {item.id for item in chosen})
     return target
 
 
 def discard(settings: Settings, ids: list[str]) -> int:
     if not ids:
         raise UserError("先勾选要丢弃的草稿题")
-    before = len(pending(settings))
-    _remove_drafts(settings, set(ids))
-    return before - len(pending(settings))
+    return _remove_drafts(settings, pending(settings), set(ids))
