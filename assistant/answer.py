@@ -25,15 +25,15 @@ import numpy as np
 from langchain_core.documents import Document
 
 from assistant.answer_models import Answer, Citation, Passage
-from assistant.chunk import PATH_SEPARATOR
+from assistant.ingest.chunk import PATH_SEPARATOR
 from assistant.companions import NEIGHBOURS_BEFORE, NEIGHBOURS_AFTER, pair_rows
 from assistant.features import SENTENCE_FEATURES, question_row, sentence_rows
 from assistant.markers import CAUSE, EXAMPLE, LIST_GOES_ON, LIST_OPENS, LISTS, MARK_INSIDE, NUMBERED, REMEDY
-from assistant.normalize import compact
-from assistant.outline import asked_item, heading_number, item_mark
+from assistant.ingest.normalize import compact
+from assistant.ingest.outline import asked_item, heading_number, item_mark
 from assistant.query import FOUNDING, NAMED_SECTION, YEAR, Query, title_coverage
 from assistant.retrieve import ON_TOPIC
-from assistant.sentences import clause_spans
+from assistant.ingest.sentences import clause_spans
 
 _MONEY_WORDS = re.compile(r"产值|成交额|收入|销售|总额|规模")
 # an entry of a ranked list: a name of two to eight characters, then its figure (「舟山 11 个」)

@@ -22,12 +22,12 @@ from langchain_core.runnables import RunnableLambda, RunnablePassthrough
 
 from assistant.answer import ExtractiveAnswerer
 from assistant.answer_models import Answer
-from assistant.chunk import PATH_SEPARATOR
+from assistant.ingest.chunk import PATH_SEPARATOR
 from assistant.conversation import History, condense
 from assistant.errors import UserError
 from assistant.index import LoadedIndex
 from assistant.llm import LLMAnswerer, LLMError, build_chat_model
-from assistant.normalize import normalize_query, strip_invisible
+from assistant.ingest.normalize import normalize_query, strip_invisible
 from assistant.query import analyse
 from assistant.rerank import Reranker
 from assistant.retrieve import HybridRetriever

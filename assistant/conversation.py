@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import re
 
-from assistant.normalize import normalize_query
-from assistant.outline import ORDINAL
+from assistant.ingest.normalize import normalize_query
+from assistant.ingest.outline import ORDINAL
 from assistant.tokenize import Tokenizer, stopwords
 
 History = list[tuple[str, str]] | list[list[str]]

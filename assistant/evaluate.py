@@ -20,7 +20,7 @@ from pydantic import BaseModel, Field, ValidationError
 
 from assistant.answer_models import Answer
 from assistant.errors import UserError
-from assistant.normalize import compact
+from assistant.ingest.normalize import compact
 
 
 class EvalItem(BaseModel):

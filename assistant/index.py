@@ -38,9 +38,9 @@ from typing import Callable, Iterator
 import numpy as np
 from pydantic import BaseModel
 
-from assistant.chunk import Chunk, chunk_document, chunk_outline
-from assistant.clean import paragraphs
-from assistant.corpus import READERS, UnreadableDocumentError, corpus_files, file_digest, read_document
+from assistant.ingest.chunk import Chunk, chunk_document, chunk_outline
+from assistant.ingest.clean import paragraphs
+from assistant.ingest.corpus import READERS, UnreadableDocumentError, corpus_files, file_digest, read_document
 from assistant.embedding_cache import EmbeddingCache
 from assistant.embeddings import (
     E5,
@@ -54,8 +54,8 @@ from assistant.embeddings import (
 from assistant.errors import IndexDamaged, IndexMismatchError, IndexMissingError, UserError
 from assistant.lexical import LexicalIndex
 from assistant.lexicon import corpus_terms
-from assistant.normalize import compact
-from assistant.outline import Outline, Section
+from assistant.ingest.normalize import compact
+from assistant.ingest.outline import Outline, Section
 from assistant.ranking import load_model
 from assistant.sentence_index import Unit, chunk_vectors, read_units, sentence_units, write_units
 from assistant.settings import Settings

@@ -24,9 +24,9 @@ from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
 
 from assistant.answer import _passage
 from assistant.answer_models import Answer, Citation
-from assistant.chunk import count_tokens
+from assistant.ingest.chunk import count_tokens
 from assistant.conversation import History
-from assistant.normalize import convert_numerals
+from assistant.ingest.normalize import convert_numerals
 from assistant.settings import Settings
 
 NOT_FOUND = "【无答案】"

@@ -27,10 +27,10 @@ from mcp.server.mcpserver.resources import FunctionResource
 from mcp_types import CallToolResult, TextContent
 from pydantic import Field, ValidationError
 
-from assistant.chunk import Chunk, walk
-from assistant.corpus import read_document
+from assistant.ingest.chunk import Chunk, walk
+from assistant.ingest.corpus import read_document
 from assistant.errors import UserError
-from assistant.normalize import normalize_query
+from assistant.ingest.normalize import normalize_query
 from assistant.reply import reply_text
 
 MAX_SEARCH_K = 20

@@ -17,9 +17,9 @@ from langchain_core.documents import Document
 from langchain_core.retrievers import BaseRetriever
 from pydantic import ConfigDict
 
-from assistant.chunk import PATH_SEPARATOR, Chunk
+from assistant.ingest.chunk import PATH_SEPARATOR, Chunk
 from assistant.index import LoadedIndex
-from assistant.outline import asked_item, heading_number, item_mark
+from assistant.ingest.outline import asked_item, heading_number, item_mark
 from assistant.query import LISTING, NAMED_SECTION_LEADS, analyse, title_coverage
 
 

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
-from assistant.chunk import Chunk
-from assistant.sentences import clause_spans
+from assistant.ingest.chunk import Chunk
+from assistant.ingest.sentences import clause_spans
 
 UNITS = "units.jsonl"
 UNIT_VECTORS = "units.npy"

@@ -21,7 +21,7 @@ from typing import Iterable
 
 from assistant.errors import UserError
 from assistant.evaluate import LOADERS, EvalItem, LoadReport, load_eval_set
-from assistant.normalize import normalize_query
+from assistant.ingest.normalize import normalize_query
 from assistant.settings import Settings
 
 TRAINING, HELD_OUT = "training", "held-out"

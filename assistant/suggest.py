@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from assistant.answer_models import Answer
-from assistant.chunk import PATH_SEPARATOR
+from assistant.ingest.chunk import PATH_SEPARATOR
 from assistant.errors import UserError
 
 Path = tuple[str, ...]

@@ -19,10 +19,10 @@ from typing import Callable
 from assistant import eval_drafts, sets
 from assistant.errors import UserError
 from assistant.evaluate import EvalItem, load_eval_set, load_jsonl
-from assistant.normalize import compact
+from assistant.ingest.normalize import compact
 from assistant.runs import RunItem, atomic_write
 from assistant.sentence_index import Unit
-from assistant.sentences import clause_spans
+from assistant.ingest.sentences import clause_spans
 from assistant.settings import Settings
 from assistant.tune import evidence_units
 

@@ -43,7 +43,7 @@ from assistant.errors import UserError
 from assistant.evaluate import EvalItem, load_eval_set
 from assistant.features import QUESTION_FEATURES, SENTENCE_FEATURES
 from assistant.index import LoadedIndex, current_build, read_manifest, writer_lock
-from assistant.normalize import compact, normalize_query
+from assistant.ingest.normalize import compact, normalize_query
 from assistant.query import analyse
 from assistant.ranking import Network, TrainedModel, model_folder, switch_model
 from assistant.retrieve import ON_TOPIC, HybridRetriever

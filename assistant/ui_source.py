@@ -13,7 +13,7 @@ import gradio as gr
 
 from itertools import groupby
 
-from assistant.chunk import walk
+from assistant.ingest.chunk import walk
 
 CSS = """
 #source-view { display: flex; gap: 1.5em; align-items: flex-start; }

@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 from assistant.answer_models import Answer, Citation, Passage
-from assistant.corpus import corpus_files, read_document
+from assistant.ingest.corpus import corpus_files, read_document
 from assistant.embeddings import HashingEmbeddings
 
 TOP_K = 4

@@ -39,9 +39,9 @@ CONFIGS = [
     ("BM25 only", {"bm25_weight": 1.0}, nothing),
     ("built-in embedding only", {"bm25_weight": 0.0}, nothing),
     ("hybrid (default)", {}, nothing),
-    ("hybrid − paraphrase aliases", {}, lambda: without("assistant.normalize.apply_aliases", lambda t: t)),
+    ("hybrid − paraphrase aliases", {}, lambda: without("assistant.ingest.normalize.apply_aliases", lambda t: t)),
     ("hybrid − numerals & traditional", {}, lambda: mock.patch.multiple(
-        "assistant.normalize", convert_numerals=lambda t: t, to_simplified=lambda t: t)),
+        "assistant.ingest.normalize", convert_numerals=lambda t: t, to_simplified=lambda t: t)),
     ("hybrid − follow-up condensing", {}, lambda: without("assistant.chain.condense", lambda q, h, t: q)),
 ]
 

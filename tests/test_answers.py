@@ -1,6 +1,6 @@
 """Answers over the real report: short, exact, cited, and declined when the report is silent."""
 
-from assistant.normalize import compact
+from assistant.ingest.normalize import compact
 
 CITY_SECTION = "一、产业集群现状 › （一）我省产业集群发展回顾 › 1、产业集群的形成与分布"
 

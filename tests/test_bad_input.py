@@ -18,9 +18,9 @@ from hypothesis import HealthCheck, example, given, settings as hypothesis_setti
 import cli_runner
 from browser import SHOTS, chromium_page
 from assistant.answer_models import Answer
-from assistant.chunk import PATH_SEPARATOR
+from assistant.ingest.chunk import PATH_SEPARATOR
 from assistant.errors import UserError
-from assistant.normalize import compact
+from assistant.ingest.normalize import compact
 
 ASSISTANT = cli_runner.EXECUTABLE
 QUESTION = "杭州有多少个产业集群？"

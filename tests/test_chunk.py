@@ -2,12 +2,12 @@
 
 import pytest
 
-from assistant.chunk import PATH_SEPARATOR, chunk_document, chunk_outline, count_tokens
-from assistant.clean import paragraphs
-from assistant.corpus import SourceDocument
-from assistant.normalize import compact
-from assistant.outline import recover_outline
-from assistant.sentences import sentence_spans
+from assistant.ingest.chunk import PATH_SEPARATOR, chunk_document, chunk_outline, count_tokens
+from assistant.ingest.clean import paragraphs
+from assistant.ingest.corpus import SourceDocument
+from assistant.ingest.normalize import compact
+from assistant.ingest.outline import recover_outline
+from assistant.ingest.sentences import sentence_spans
 
 NAME = "report.md"
 
@@ -64,7 +64,7 @@ def test_chunk_ids_are_content_hashes_stable_across_runs(report_text, report_chu
 def test_a_small_budget_splits_a_section_at_sentence_boundaries():
     text = "# 文档\n\n## 一、总论\n\n" + "这是一个完整的句子，用来测试切分。" * 12 + "\n"
     outline = recover_outline(paragraphs(text), "x")
-    from assistant.chunk import chunk_outline
+    from assistant.ingest.chunk import chunk_outline
 
     chunks = chunk_outline(outline, "t.md", max_tokens=40)
     assert len(chunks) > 1

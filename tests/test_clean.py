@@ -1,6 +1,6 @@
 """Cleaning: page breaks joined, markdown markers gone, every character traceable to the source."""
 
-from assistant.clean import paragraphs
+from assistant.ingest.clean import paragraphs
 
 
 def test_a_sentence_split_by_a_page_break_is_joined():

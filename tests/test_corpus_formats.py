@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from assistant.chain import Assistant
-from assistant.corpus import READERS, UnreadableDocumentError, corpus_files, read_document
+from assistant.ingest.corpus import READERS, UnreadableDocumentError, corpus_files, read_document
 from assistant.errors import UserError
 from assistant.index import build_index
 from conftest import make_settings

@@ -11,7 +11,7 @@ from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
 from pydantic import Field
 
 from assistant.answer_models import Answer
-from assistant.chunk import count_tokens
+from assistant.ingest.chunk import count_tokens
 from assistant.errors import UserError
 from assistant.llm import (
     ANSWER_TOKENS,

@@ -10,7 +10,7 @@ from anyio.from_thread import start_blocking_portal
 from mcp import ClientSession, MCPError, StdioServerParameters, stdio_client
 
 import cli_runner
-from assistant.chunk import PATH_SEPARATOR
+from assistant.ingest.chunk import PATH_SEPARATOR
 from conftest import REPORT
 
 HANGZHOU = "杭州有多少个产业集群？"

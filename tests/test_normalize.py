@@ -2,7 +2,7 @@
 
 import pytest
 
-from assistant.normalize import compact, normalize_query
+from assistant.ingest.normalize import compact, normalize_query
 
 
 @pytest.mark.parametrize(

@@ -2,8 +2,8 @@
 
 import pytest
 
-from assistant.clean import paragraphs
-from assistant.outline import asked_item, heading_number, recover_outline
+from assistant.ingest.clean import paragraphs
+from assistant.ingest.outline import asked_item, heading_number, recover_outline
 
 # The recovered outline of the report, checked by hand against the source:
 # (depth, heading, parent heading)
@@ -173,7 +173,7 @@ def test_which_numbered_item_a_question_asks_for(question, item):
 
 
 def test_the_marks_of_an_item_in_running_text():
-    from assistant.outline import item_mark
+    from assistant.ingest.outline import item_mark
 
     assert all(item_mark(2).search(t) for t in ["二是利润", "第二，利润", "其二，利润", "（2）利润", "②利润"])
     assert not item_mark(3).search("二是利润")

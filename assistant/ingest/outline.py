@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 
-from assistant.clean import Paragraph
+from assistant.ingest.clean import Paragraph
 
 _SCHEMES: list[tuple[int, re.Pattern[str]]] = [
     (1, re.compile(r"^[一二三四五六七八九十]+、")),

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from assistant.clean import ends_sentence, looks_like_heading_start
+from assistant.ingest.clean import ends_sentence, looks_like_heading_start
 from assistant.errors import UserError
 
 

@@ -12,10 +12,10 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Callable, Iterator
 
-from assistant.clean import Paragraph, paragraphs
-from assistant.corpus import SourceDocument
-from assistant.outline import Outline, recover_outline
-from assistant.sentences import sentence_spans
+from assistant.ingest.clean import Paragraph, paragraphs
+from assistant.ingest.corpus import SourceDocument
+from assistant.ingest.outline import Outline, recover_outline
+from assistant.ingest.sentences import sentence_spans
 
 PATH_SEPARATOR = " › "
 
