@@ -9,7 +9,7 @@ It declines (answerable=False) when the question's distinctive words, or the num
 names, are not in the passage that would answer it: a strong match on "义乌小商品城" is no
 evidence for its floor area.
 
-With a trained model (`assistant tune`, assistant.ranking) the learned sentence ranker orders the
+With a trained model (`assistant tune`, assistant.index.ranking) the learned sentence ranker orders the
 candidates and the learned decliner says whether to answer; the hand-written score and the
 decline rules above are then two of their features (assistant.features).
 """

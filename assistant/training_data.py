@@ -21,7 +21,7 @@ from assistant.errors import UserError
 from assistant.evaluate import EvalItem, load_eval_set, load_jsonl
 from assistant.ingest.normalize import compact
 from assistant.runs import RunItem, atomic_write
-from assistant.sentence_index import Unit
+from assistant.index.sentence_index import Unit
 from assistant.ingest.sentences import clause_spans
 from assistant.settings import Settings
 from assistant.tune import evidence_units

@@ -42,12 +42,12 @@ from assistant.conversation import condense
 from assistant.errors import UserError
 from assistant.evaluate import EvalItem, load_eval_set
 from assistant.features import QUESTION_FEATURES, SENTENCE_FEATURES
-from assistant.index import LoadedIndex, current_build, read_manifest, writer_lock
+from assistant.index.build import LoadedIndex, current_build, read_manifest, writer_lock
 from assistant.ingest.normalize import compact, normalize_query
 from assistant.query import analyse
-from assistant.ranking import Network, TrainedModel, model_folder, switch_model
+from assistant.index.ranking import Network, TrainedModel, model_folder, switch_model
 from assistant.retrieve import ON_TOPIC, HybridRetriever
-from assistant.sentence_index import Unit, read_units
+from assistant.index.sentence_index import Unit, read_units
 from assistant.sets import question_key, training_files
 from assistant.settings import Settings
 
@@ -57,7 +57,7 @@ NETWORKS = 3  # averaged per classifier, each from its own seed (see _fit)
 # what progress reports, in order: (step name, done, total) within each
 STEPS = ("问题向量化", "交叉训练", "训练排序器与拒答器", "训练查询适配器", "保存模型")
 Progress = Callable[[str, int, int], None]
-RANKER_HIDDEN, DECLINER_HIDDEN, COMPANION_HIDDEN = 32, 16, 16  # units of the one hidden layer (measured: see assistant.ranking)
+RANKER_HIDDEN, DECLINER_HIDDEN, COMPANION_HIDDEN = 32, 16, 16  # units of the one hidden layer (measured: see assistant.index.ranking)
 TOPIC_RECALL = 0.98  # of the answerable questions the topic check lets through (cross-fitted)
 
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import gradio as gr
 
 from assistant import eval_drafts, runs, sets, training_data
-from assistant.ranking import TrainedModel
+from assistant.index.ranking import TrainedModel
 from assistant.settings import Settings
 from assistant.tune import STEPS, tune
 from assistant.ui_common import friendly

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from assistant.answer_models import Answer, Citation, Passage
 from assistant.ingest.corpus import corpus_files, read_document
-from assistant.embeddings import HashingEmbeddings
+from assistant.index.embeddings import HashingEmbeddings
 
 TOP_K = 4
 

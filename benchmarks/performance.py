@@ -42,7 +42,7 @@ def _settings(corpus: Path, persist: Path):
 
 def _install_model(persist: Path) -> None:
     """The trained model named by BENCH_MODEL, as `assistant tune` would leave it."""
-    from assistant.ranking import model_folder, switch_model
+    from assistant.index.ranking import model_folder, switch_model
 
     source = os.environ.get("BENCH_MODEL")
     if source:
@@ -69,7 +69,7 @@ def _percentile(values: list[float], q: float) -> float:
 
 
 def child_build(corpus: Path, persist: Path) -> dict:
-    from assistant.index import build_index
+    from assistant.index.build import build_index
 
     settings = _settings(corpus, persist)
     started, cpu = time.perf_counter(), _cpu_s()
@@ -110,7 +110,7 @@ def child_compare(work: Path) -> dict:
     """The project and the naive baseline on the same report and the same eval set."""
     from assistant.chain import Assistant
     from assistant.evaluate import load_eval_set, score_item, summarise
-    from assistant.index import build_index
+    from assistant.index.build import build_index
     from benchmarks.baseline import NaiveRag
     from benchmarks.corpora import make_corpus
 

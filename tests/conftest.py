@@ -47,7 +47,7 @@ def report_settings(tmp_path_factory) -> Settings:
 def report_index(report_settings):
     from filelock import FileLock
 
-    from assistant.index import LoadedIndex, build_index
+    from assistant.index.build import LoadedIndex, build_index
 
     with FileLock(str(report_settings.persist_dir.parent / "build.lock")):
         build_index(report_settings)  # the first worker builds, the others find it up to date
@@ -67,7 +67,7 @@ def learned_settings(tmp_path_factory, report_settings) -> Settings:
     evals/train/, as `scripts/run` makes them (built once, shared by the workers)."""
     from filelock import FileLock
 
-    from assistant.index import build_index
+    from assistant.index.build import build_index
     from assistant.tune import ensure_model
 
     shared = _shared_root(tmp_path_factory) / "learned"

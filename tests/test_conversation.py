@@ -20,7 +20,7 @@ def test_a_new_subject_replaces_the_old_one_in_the_previous_question(tokenizer):
 
 
 def test_a_bare_subject_of_the_same_kind_replaces_its_counterpart():
-    from assistant.tokenize import Tokenizer
+    from assistant.index.tokenize import Tokenizer
 
     tokenizer = Tokenizer(["东海产业带", "西山产业带", "产业集群"])
     history = [("东海产业带有多少个产业集群？", "东海产业带有 335 个。")]

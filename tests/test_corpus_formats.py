@@ -15,7 +15,7 @@ import pytest
 from assistant.chain import Assistant
 from assistant.ingest.corpus import READERS, UnreadableDocumentError, corpus_files, read_document
 from assistant.errors import UserError
-from assistant.index import build_index
+from assistant.index.build import build_index
 from conftest import make_settings
 
 

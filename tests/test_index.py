@@ -5,7 +5,7 @@ import shutil
 import pytest
 
 from assistant.errors import IndexMismatchError, IndexMissingError, UserError
-from assistant.index import LoadedIndex, build_index, current_build, read_manifest
+from assistant.index.build import LoadedIndex, build_index, current_build, read_manifest
 from conftest import REPORT, make_settings
 
 
@@ -48,7 +48,7 @@ def test_a_failed_build_leaves_the_previous_index_answering(tmp_path, small_corp
     settings = make_settings(tmp_path, small_corpus)
     build_index(settings)
     before = read_manifest(settings.persist_dir).build_id
-    import assistant.index as index_module
+    import assistant.index.build as index_module
 
     def explode(*args, **kwargs):
         raise RuntimeError("disk full")

@@ -20,7 +20,7 @@ import cli_runner
 
 from assistant.chain import Assistant
 from assistant.errors import UserError
-from assistant.index import MANIFEST, LoadedIndex, build_index, current_build
+from assistant.index.build import MANIFEST, LoadedIndex, build_index, current_build
 from conftest import make_settings
 
 ASSISTANT = cli_runner.EXECUTABLE

@@ -7,11 +7,11 @@ import json
 
 import pytest
 
-import assistant.index as index_module
+import assistant.index.build as index_module
 from assistant.chain import Assistant
-from assistant.embeddings import HashingEmbeddings
-from assistant.index import LoadedIndex, build_index, current_build, plan_changes, read_manifest
-from assistant.tokenize import Tokenizer
+from assistant.index.embeddings import HashingEmbeddings
+from assistant.index.build import LoadedIndex, build_index, current_build, plan_changes, read_manifest
+from assistant.index.tokenize import Tokenizer
 from conftest import make_settings
 
 CITIES = ["杭州", "宁波", "温州", "台州", "嘉兴", "湖州", "绍兴", "金华", "衢州", "舟山", "丽水", "义乌"]

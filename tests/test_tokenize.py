@@ -1,6 +1,6 @@
 """Segmentation: each corpus's vocabulary, one shared copy of jieba's dictionary."""
 
-from assistant.tokenize import Tokenizer, tokenizer_for
+from assistant.index.tokenize import Tokenizer, tokenizer_for
 
 
 def test_each_tokenizer_keeps_its_own_corpus_vocabulary():
@@ -24,7 +24,7 @@ def test_the_same_vocabulary_gets_the_same_tokenizer():
 
 
 def test_corpus_terms_are_coined_compounds_never_phrases_across_a_de():
-    from assistant.lexicon import corpus_terms
+    from assistant.index.lexicon import corpus_terms
 
     terms = corpus_terms(["处于起步阶段的产业集群，温台产业带的“一乡一品”。"])
     assert "温台产业带" in terms and "一乡一品" in terms

@@ -151,7 +151,7 @@ def drafting(request: dict) -> str:
 
 
 def test_a_chat_model_drafts_questions_for_sentences_without_one_and_the_trainer_reviews_them(tiny):
-    from assistant.index import build_index
+    from assistant.index.build import build_index
 
     (tiny.corpus_dir / "new.md").write_text(NEW_DOCUMENT, encoding="utf-8")
     build_index(tiny)
@@ -177,14 +177,14 @@ def test_a_chat_model_drafts_questions_for_sentences_without_one_and_the_trainer
 
 
 def indexed_units(settings):
-    from assistant.index import current_build
-    from assistant.sentence_index import read_units
+    from assistant.index.build import current_build
+    from assistant.index.sentence_index import read_units
 
     return read_units(current_build(settings.persist_dir))[0]
 
 
 def test_a_model_that_fails_midway_keeps_the_drafts_written_before_and_says_so_in_one_line(tiny):
-    from assistant.index import build_index
+    from assistant.index.build import build_index
 
     (tiny.corpus_dir / "new.md").write_text(NEW_DOCUMENT, encoding="utf-8")
     build_index(tiny)

@@ -15,7 +15,7 @@ from tiny_report import TRAINING, tiny_settings, write_set
 
 @pytest.fixture
 def tiny(tmp_path):
-    from assistant.index import build_index
+    from assistant.index.build import build_index
 
     settings = tiny_settings(tmp_path)
     build_index(settings)
@@ -39,7 +39,7 @@ def test_the_adapter_moves_questions_toward_their_evidence_sentences():
 
 
 def test_tuning_is_deterministic_and_the_model_is_recorded(tiny):
-    from assistant.index import LoadedIndex
+    from assistant.index.build import LoadedIndex
     from assistant.tune import tune
 
     first = tune(tiny, LoadedIndex.open(tiny), force=True)
@@ -75,7 +75,7 @@ def test_tune_without_training_sets_or_sentence_vectors_says_so_in_one_line(tiny
     result = cli_runner.run("tune", env=env)
     assert result.returncode == 2 and "没有训练集" in result.stderr and "Traceback" not in result.stderr
     hashing = make_settings(tmp_path / "h", tiny.corpus_dir)
-    from assistant.index import build_index
+    from assistant.index.build import build_index
 
     build_index(hashing)
     result = cli_runner.run("tune", env={"ASSISTANT_PERSIST_DIR": str(hashing.persist_dir), "ASSISTANT_TRAIN_DIR": str(tiny.train_dir)})

@@ -28,7 +28,7 @@ from typing import Iterable
 import numpy as np
 from langchain_core.embeddings import Embeddings
 
-from assistant.embedding_cache import EmbeddingCache
+from assistant.index.embedding_cache import EmbeddingCache
 from assistant.errors import UserError
 
 HASHING = "hashing"

@@ -41,8 +41,8 @@ from pydantic import BaseModel
 from assistant.ingest.chunk import Chunk, chunk_document, chunk_outline
 from assistant.ingest.clean import paragraphs
 from assistant.ingest.corpus import READERS, UnreadableDocumentError, corpus_files, file_digest, read_document
-from assistant.embedding_cache import EmbeddingCache
-from assistant.embeddings import (
+from assistant.index.embedding_cache import EmbeddingCache
+from assistant.index.embeddings import (
     E5,
     HASHING,
     E5Embeddings,
@@ -52,14 +52,14 @@ from assistant.embeddings import (
     choose_kind,
 )
 from assistant.errors import IndexDamaged, IndexMismatchError, IndexMissingError, UserError
-from assistant.lexical import LexicalIndex
-from assistant.lexicon import corpus_terms
+from assistant.index.lexical import LexicalIndex
+from assistant.index.lexicon import corpus_terms
 from assistant.ingest.normalize import compact
 from assistant.ingest.outline import Outline, Section
-from assistant.ranking import load_model
-from assistant.sentence_index import Unit, chunk_vectors, read_units, sentence_units, write_units
+from assistant.index.ranking import load_model
+from assistant.index.sentence_index import Unit, chunk_vectors, read_units, sentence_units, write_units
 from assistant.settings import Settings
-from assistant.tokenize import Tokenizer, tokenizer_for
+from assistant.index.tokenize import Tokenizer, tokenizer_for
 
 FORMAT_VERSION = 2  # 2: per-chunk tokens stored, so updates need not re-tokenise
 CURRENT = "CURRENT"
@@ -714,7 +714,7 @@ class LoadedIndex:
     store: object
     units: list[Unit] | None = None  # what the answerer may quote, with a vector each (models only)
     sentence_store: object = None
-    model: object = None  # the trained query adapter and rankers (assistant.ranking.TrainedModel)
+    model: object = None  # the trained query adapter and rankers (assistant.index.ranking.TrainedModel)
     held: object = None  # the open lock file that keeps a prune off this build
 
     def __post_init__(self) -> None:
