@@ -25,7 +25,7 @@ from assistant.answer_models import Answer
 from assistant.ingest.chunk import PATH_SEPARATOR
 from assistant.conversation import History, condense
 from assistant.errors import UserError
-from assistant.index.build import LoadedIndex
+from assistant.index.loaded import LoadedIndex
 from assistant.llm import LLMAnswerer, LLMError, build_chat_model
 from assistant.ingest.normalize import normalize_query, strip_invisible
 from assistant.query import analyse

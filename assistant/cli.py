@@ -96,7 +96,7 @@ def tune(
     settings = _settings(persist_dir=persist, train_dir=train)
     if generate:
         return _generate(settings, per_sentence)
-    from assistant.index.build import LoadedIndex
+    from assistant.index.loaded import LoadedIndex
     from assistant.tune import tune as run_tune
 
     with _progress() as progress:
@@ -108,7 +108,7 @@ def _generate(settings: Settings, per_sentence: int) -> None:
     if not settings.llm_enabled:
         raise UserError("--generate needs an LLM endpoint (ASSISTANT_LLM_BASE_URL); without one, the 评测 tab "
                         "lists the sentences that have no training question yet")
-    from assistant.index.build import LoadedIndex
+    from assistant.index.loaded import LoadedIndex
     from assistant.llm import build_chat_model
     from assistant.training_data import generate
 
@@ -269,7 +269,9 @@ def info(
     """Versions, corpus, index state, embedding and answer mode."""
     from importlib.metadata import PackageNotFoundError, version
 
-    from assistant.index.build import current_build, index_damage, read_manifest
+    from assistant.index.manifest import current_build, read_manifest
+
+    from assistant.index.vectors import index_damage
     from assistant.index.ranking import current_model_meta
 
     settings = _settings(persist_dir=persist, chroma_host=chroma_host, chroma_port=chroma_port)

@@ -14,7 +14,7 @@ import math
 import re
 from dataclasses import dataclass, field
 
-from assistant.index.build import LoadedIndex
+from assistant.index.loaded import LoadedIndex
 from assistant.names import is_person, is_place, short_name
 from assistant.ingest.normalize import compact
 from assistant.index.tokenize import stopwords

@@ -18,7 +18,7 @@ from langchain_core.retrievers import BaseRetriever
 from pydantic import ConfigDict
 
 from assistant.ingest.chunk import PATH_SEPARATOR, Chunk
-from assistant.index.build import LoadedIndex
+from assistant.index.loaded import LoadedIndex
 from assistant.ingest.outline import asked_item, heading_number, item_mark
 from assistant.query import LISTING, NAMED_SECTION_LEADS, analyse, title_coverage
 

@@ -42,7 +42,8 @@ from assistant.conversation import condense
 from assistant.errors import UserError
 from assistant.evaluate import EvalItem, load_eval_set
 from assistant.features import QUESTION_FEATURES, SENTENCE_FEATURES
-from assistant.index.build import LoadedIndex, current_build, read_manifest, writer_lock
+from assistant.index.loaded import LoadedIndex
+from assistant.index.manifest import current_build, read_manifest, writer_lock
 from assistant.ingest.normalize import compact, normalize_query
 from assistant.query import analyse
 from assistant.index.ranking import Network, TrainedModel, model_folder, switch_model

@@ -27,7 +27,8 @@ sys.path.insert(0, str(ROOT))
 from assistant.answer import ExtractiveAnswerer  # noqa: E402
 from assistant.chain import Assistant, corpus_scope  # noqa: E402
 from assistant.evaluate import load_eval_set, run_eval  # noqa: E402
-from assistant.index.build import LoadedIndex, build_index  # noqa: E402
+from assistant.index.build import build_index  # noqa: E402
+from assistant.index.loaded import LoadedIndex  # noqa: E402
 from assistant.settings import Settings  # noqa: E402
 from assistant.sets import training_files  # noqa: E402
 from assistant.tune import tune  # noqa: E402

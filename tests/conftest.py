@@ -47,7 +47,9 @@ def report_settings(tmp_path_factory) -> Settings:
 def report_index(report_settings):
     from filelock import FileLock
 
-    from assistant.index.build import LoadedIndex, build_index
+    from assistant.index.build import build_index
+
+    from assistant.index.loaded import LoadedIndex
 
     with FileLock(str(report_settings.persist_dir.parent / "build.lock")):
         build_index(report_settings)  # the first worker builds, the others find it up to date

@@ -21,7 +21,10 @@ import pytest
 from assistant.chain import Assistant
 from assistant.errors import IndexMismatchError, UserError
 from assistant.evaluate import load_eval_set
-from assistant.index.build import LoadedIndex, build_index, chroma_client, current_build
+from assistant.index.build import build_index
+from assistant.index.loaded import LoadedIndex
+from assistant.index.manifest import current_build
+from assistant.index.vectors import chroma_client
 from conftest import REPORT, ROOT, make_settings
 
 pytestmark = pytest.mark.server

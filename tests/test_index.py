@@ -5,7 +5,9 @@ import shutil
 import pytest
 
 from assistant.errors import IndexMismatchError, IndexMissingError, UserError
-from assistant.index.build import LoadedIndex, build_index, current_build, read_manifest
+from assistant.index.build import build_index
+from assistant.index.loaded import LoadedIndex
+from assistant.index.manifest import current_build, read_manifest
 from conftest import REPORT, make_settings
 
 
@@ -48,12 +50,12 @@ def test_a_failed_build_leaves_the_previous_index_answering(tmp_path, small_corp
     settings = make_settings(tmp_path, small_corpus)
     build_index(settings)
     before = read_manifest(settings.persist_dir).build_id
-    import assistant.index.build as index_module
+    import assistant.index.build as build_module
 
     def explode(*args, **kwargs):
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(index_module, "_add_vectors", explode)
+    monkeypatch.setattr(build_module, "add_vectors", explode)
     with pytest.raises(RuntimeError):
         build_index(settings, rebuild=True)
     assert read_manifest(settings.persist_dir).build_id == before

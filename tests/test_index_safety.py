@@ -20,7 +20,9 @@ import cli_runner
 
 from assistant.chain import Assistant
 from assistant.errors import UserError
-from assistant.index.build import MANIFEST, LoadedIndex, build_index, current_build
+from assistant.index.build import build_index
+from assistant.index.loaded import LoadedIndex
+from assistant.index.manifest import MANIFEST, current_build
 from conftest import make_settings
 
 ASSISTANT = cli_runner.EXECUTABLE

@@ -7,10 +7,12 @@ import json
 
 import pytest
 
-import assistant.index.build as index_module
+import assistant.index.build as build_module
 from assistant.chain import Assistant
 from assistant.index.embeddings import HashingEmbeddings
-from assistant.index.build import LoadedIndex, build_index, current_build, plan_changes, read_manifest
+from assistant.index.build import build_index, plan_changes
+from assistant.index.loaded import LoadedIndex
+from assistant.index.manifest import current_build, read_manifest
 from assistant.index.tokenize import Tokenizer
 from conftest import make_settings
 
@@ -152,7 +154,7 @@ def test_a_failed_update_leaves_the_previous_build_answering(tmp_path, corpus, m
     def broken(*args, **kwargs):
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(index_module, "_copy_vectors", broken)
+    monkeypatch.setattr(build_module, "copy_vectors", broken)
     with pytest.raises(RuntimeError):
         build_index(settings)
     assert read_manifest(settings.persist_dir).build_id == first.build_id

@@ -177,7 +177,7 @@ def test_a_chat_model_drafts_questions_for_sentences_without_one_and_the_trainer
 
 
 def indexed_units(settings):
-    from assistant.index.build import current_build
+    from assistant.index.manifest import current_build
     from assistant.index.sentence_index import read_units
 
     return read_units(current_build(settings.persist_dir))[0]

@@ -39,7 +39,7 @@ def test_the_adapter_moves_questions_toward_their_evidence_sentences():
 
 
 def test_tuning_is_deterministic_and_the_model_is_recorded(tiny):
-    from assistant.index.build import LoadedIndex
+    from assistant.index.loaded import LoadedIndex
     from assistant.tune import tune
 
     first = tune(tiny, LoadedIndex.open(tiny), force=True)
