@@ -62,14 +62,11 @@ from assistant.index.vectors import (
     make_embeddings,
     new_collection,
 )
-from assistant.ingest.chunk import Chunk, chunk_document, chunk_outline
-from assistant.ingest.clean import paragraphs
-from assistant.ingest.corpus import READERS, UnreadableDocumentError, corpus_files, file_digest, read_document
-from assistant.ingest.outline import Outline, Section
+from assistant.ingest.chunk import Chunk, ingest_document
+from assistant.ingest.corpus import READERS, corpus_files, file_digest
 from assistant.settings import Settings
 
 REFIT_SHARE = 0.5  # updates since the last full fit, as a share of it, that force a full build
-MIN_BODY_SHARE = 0.5  # below this share of text in section bodies an outline is not trusted
 
 
 @dataclass
@@ -222,7 +219,7 @@ def _needs_refit(previous: Manifest, plan: ChangePlan, fresh: dict[str, "Ingeste
     return previous.updated_chunks + dropped + added > REFIT_SHARE * max(previous.fitted_chunks, 1)
 
 
-# --- reading: every document to chunks, or to a warning ---
+# --- reading: every document to chunks (or a warning), as the ingest stage makes them ---
 
 
 @dataclass
@@ -231,47 +228,16 @@ class IngestedDocument:
     chunks: list[Chunk]
 
 
-def _body_share(outline: Outline) -> float:
-    body = sum(len(p.text) for s in outline.sections for p in s.paragraphs)
-    headings = sum(len(s.title) for s in outline.sections[1:])
-    return body / ((body + headings) or 1)
-
-
-def ingest_document(corpus_dir: Path, path: Path, chunk_tokens: int) -> IngestedDocument:
-    """Read and chunk one file. A file that cannot be read or holds no text becomes a warning;
-    one whose outline holds too little of its text is chunked by paragraph instead."""
-    name = path.relative_to(corpus_dir).as_posix()
-    stem = path.stem
-    try:
-        document = read_document(corpus_dir, path)
-    except UnreadableDocumentError as exc:
-        return IngestedDocument(DocumentEntry(sha256=file_digest(path), title=stem, chunks=0, structured=False,
-                                              warnings=[f"{name}: {exc}; skipped"]), [])
-    warnings: list[str] = []
-    outline, chunks = chunk_document(document, chunk_tokens)
-    if not outline.structured:
-        warnings.append(f"{name}: no section structure found, chunked by paragraph")
-    elif _body_share(outline) < MIN_BODY_SHARE:
-        warnings.append(
-            f"{name}: section structure not usable (only {_body_share(outline):.0%} of the text is under "
-            "its headings), chunked by paragraph"
-        )
-        flat = Outline(outline.title, [Section(outline.title, 0, paragraphs=paragraphs(document.text))], False)
-        outline, chunks = flat, chunk_outline(flat, name, chunk_tokens)
-    if not chunks:
-        warnings = [f"{name}: no text found (an empty file, or a scanned PDF without a text layer); skipped"]
-    entry = DocumentEntry(
-        sha256=document.sha256, title=outline.title, chunks=len(chunks), structured=outline.structured,
-        warnings=warnings,
-    )
-    return IngestedDocument(entry, chunks)
-
-
 def _ingest(settings: Settings, files: dict[str, Path], names: tuple[str, ...], tell: Progress) -> dict[str, IngestedDocument]:
     found = {}
     for i, name in enumerate(names):
         tell("读取与切分", i, len(names))
-        found[name] = ingest_document(settings.corpus_dir, files[name], settings.chunk_tokens)
+        document = ingest_document(settings.corpus_dir, files[name], settings.chunk_tokens)
+        entry = DocumentEntry(
+            sha256=document.sha256, title=document.title, chunks=len(document.chunks),
+            structured=document.structured, warnings=document.warnings,
+        )
+        found[name] = IngestedDocument(entry, document.chunks)
     tell("读取与切分", len(names), len(names))
     return found
 

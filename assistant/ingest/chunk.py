@@ -3,6 +3,10 @@
 A chunk never crosses a section and never cuts a sentence (one over-long sentence becomes
 its own chunk). Each chunk carries its section path and source offsets, and its id is a
 hash of its content, so unchanged text keeps its id across rebuilds.
+
+`ingest_document` is what the index stage calls for each corpus file: it decides how the file
+is chunked (by its outline, or by paragraph when too little of its text falls under its
+headings) and hands back the chunks, or a warning when the file has no usable text.
 """
 
 from __future__ import annotations
@@ -10,14 +14,16 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
 from typing import Callable, Iterator
 
 from assistant.ingest.clean import Paragraph, paragraphs
-from assistant.ingest.corpus import SourceDocument
-from assistant.ingest.outline import Outline, recover_outline
+from assistant.ingest.corpus import SourceDocument, UnreadableDocumentError, file_digest, read_document
+from assistant.ingest.outline import Outline, Section, recover_outline
 from assistant.ingest.sentences import sentence_spans
 
 PATH_SEPARATOR = " › "
+MIN_BODY_SHARE = 0.5  # below this share of text in section bodies an outline is not trusted
 
 
 @dataclass(frozen=True)
@@ -134,6 +140,51 @@ def chunk_document(document: SourceDocument, max_tokens: int) -> tuple[Outline, 
     fallback_title = document.name.rsplit("/", 1)[-1].rsplit(".", 1)[0]
     outline = recover_outline(paragraphs(document.text), fallback_title)
     return outline, chunk_outline(outline, document.name, max_tokens)
+
+
+@dataclass
+class ChunkedDocument:
+    """One corpus file as the index receives it: its chunks, or none and a warning why."""
+
+    sha256: str
+    title: str
+    structured: bool  # chunked by its recovered outline, not by paragraph
+    chunks: list[Chunk]
+    warnings: list[str]
+
+
+def _body_share(outline: Outline) -> float:
+    body = sum(len(p.text) for s in outline.sections for p in s.paragraphs)
+    headings = sum(len(s.title) for s in outline.sections[1:])
+    return body / ((body + headings) or 1)
+
+
+def ingest_document(corpus_dir: Path, path: Path, chunk_tokens: int) -> ChunkedDocument:
+    """Read and chunk one file. A file that cannot be read or holds no text becomes a warning;
+    one whose outline holds too little of its text is chunked by paragraph instead."""
+    name = path.relative_to(corpus_dir).as_posix()
+    stem = path.stem
+    try:
+        document = read_document(corpus_dir, path)
+    except UnreadableDocumentError as exc:
+        return ChunkedDocument(sha256=file_digest(path), title=stem, structured=False, chunks=[],
+                               warnings=[f"{name}: {exc}; skipped"])
+    warnings: list[str] = []
+    outline, chunks = chunk_document(document, chunk_tokens)
+    if not outline.structured:
+        warnings.append(f"{name}: no section structure found, chunked by paragraph")
+    elif _body_share(outline) < MIN_BODY_SHARE:
+        warnings.append(
+            f"{name}: section structure not usable (only {_body_share(outline):.0%} of the text is under "
+            "its headings), chunked by paragraph"
+        )
+        flat = Outline(outline.title, [Section(outline.title, 0, paragraphs=paragraphs(document.text))], False)
+        outline, chunks = flat, chunk_outline(flat, name, chunk_tokens)
+    if not chunks:
+        warnings = [f"{name}: no text found (an empty file, or a scanned PDF without a text layer); skipped"]
+    return ChunkedDocument(
+        sha256=document.sha256, title=outline.title, structured=outline.structured, chunks=chunks, warnings=warnings,
+    )
 
 
 def walk(chunks: list[Chunk]) -> Iterator[tuple[int, str] | Chunk]:
