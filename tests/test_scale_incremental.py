@@ -10,7 +10,8 @@ import pytest
 import assistant.index.build as build_module
 from assistant.chain import Assistant
 from assistant.index.embeddings import HashingEmbeddings
-from assistant.index.build import build_index, plan_changes
+from assistant.index.build import build_index
+from assistant.index.plan import plan_changes
 from assistant.index.loaded import LoadedIndex
 from assistant.index.manifest import current_build, read_manifest
 from assistant.index.tokenize import Tokenizer

@@ -29,13 +29,12 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from assistant.errors import IndexDamaged, UserError
-from assistant.index.embeddings import HASHING, HashingEmbeddings, choose_kind
+from assistant.index.embeddings import HashingEmbeddings
 from assistant.index.lexical import LexicalIndex
 from assistant.index.lexicon import corpus_terms
 from assistant.index.manifest import (
     CHUNKS,
     CURRENT,
-    FORMAT_VERSION,
     HASHING_STATE,
     MANIFEST,
     READER_LOCK,
@@ -51,6 +50,7 @@ from assistant.index.manifest import (
     vector_location,
     writer_lock,
 )
+from assistant.index.plan import ChangePlan, plan_changes
 from assistant.index.tokenize import Tokenizer, tokenizer_for
 from assistant.index.vectors import (
     Progress,
@@ -58,7 +58,6 @@ from assistant.index.vectors import (
     add_vectors,
     copy_vectors,
     drop_vectors,
-    index_damage,
     make_embeddings,
     new_collection,
 )
@@ -111,10 +110,6 @@ def _prune(settings: Settings, keep: set[str]) -> None:
         pointer.unlink(missing_ok=True)
 
 
-def _wanted_kind(settings: Settings) -> str:
-    return choose_kind(settings.embedding, settings.embedding_model)
-
-
 def build_index(settings: Settings, rebuild: bool = False, progress: Progress | None = None) -> BuildReport:
     """Bring the index up to date with the corpus folder: nothing, an update, or a full build."""
     with writer_lock(settings.persist_dir):
@@ -151,64 +146,6 @@ def _build_index(settings: Settings, rebuild: bool, progress: Progress | None) -
     _switch(persist, build_id)
     _prune(settings, {build_id} | ({previous_build.name} if previous_build else set()))
     return BuildReport(manifest, skipped=False, seconds=manifest.seconds)
-
-
-# --- planning: which documents changed, and whether an update can reuse the previous build ---
-
-
-@dataclass(frozen=True)
-class ChangePlan:
-    full: bool
-    reason: str  # why a full build, or "update"
-    added: tuple[str, ...] = ()
-    changed: tuple[str, ...] = ()
-    removed: tuple[str, ...] = ()
-    unchanged: tuple[str, ...] = ()
-
-    @property
-    def nothing_to_do(self) -> bool:
-        return not self.full and not (self.added or self.changed or self.removed)
-
-    @property
-    def to_read(self) -> tuple[str, ...]:
-        return self.added + self.changed
-
-
-def plan_changes(
-    settings: Settings,
-    previous: Manifest | None,
-    previous_build: Path | None,
-    digests: dict[str, str],
-    rebuild: bool = False,
-) -> ChangePlan:
-    """Compare the corpus with the answering build. An update needs a build of this format,
-    chunk size, embedding and vector location whose stored tokens it can reuse."""
-    names = sorted(digests)
-    spec = previous.embedding_spec if previous else None
-    wanted = _wanted_kind(settings)
-    reason = (
-        "rebuild requested" if rebuild
-        else "no index yet" if previous is None or previous_build is None
-        else "index format changed" if previous.format_version != FORMAT_VERSION
-        else "chunk size changed" if previous.chunk_tokens != settings.chunk_tokens
-        else "embedding changed" if spec.kind != wanted or (wanted == HASHING and spec.dim != settings.hashing_dim)
-        else f"vectors move from {previous.vector_store} to {vector_location(settings)}"
-        if previous.vector_store != vector_location(settings)
-        else "previous build has no stored tokens" if not (previous_build / TOKENS).is_file()
-        else f"the index is damaged: {damage}, so it is built again" if (damage := index_damage(settings, previous_build, previous))
-        else ""
-    )
-    if reason:
-        return ChangePlan(full=True, reason=reason, added=tuple(names))
-    old = {name: entry.sha256 for name, entry in previous.documents.items()}
-    return ChangePlan(
-        full=False,
-        reason="update",
-        added=tuple(n for n in names if n not in old),
-        changed=tuple(n for n in names if n in old and old[n] != digests[n]),
-        removed=tuple(sorted(set(old) - set(digests))),
-        unchanged=tuple(n for n in names if old.get(n) == digests[n]),
-    )
 
 
 def _needs_refit(previous: Manifest, plan: ChangePlan, fresh: dict[str, "IngestedDocument"]) -> bool:
