@@ -9,7 +9,7 @@ __all__ = ["Assistant", "Answer", "Settings"]
 def __getattr__(name: str):
     # lazy, so `assistant --help` does not import LangChain and Chroma
     if name == "Assistant":
-        from assistant.chain import Assistant
+        from assistant.answer.chain import Assistant
 
         return Assistant
     if name == "Answer":

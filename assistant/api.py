@@ -248,7 +248,7 @@ def create_app(settings: Settings, assistant=None):
     """The whole server as one ASGI app: API routes, the mounted UI, body limit and login."""
     import gradio as gr
 
-    from assistant.chain import Assistant
+    from assistant.answer.chain import Assistant
     from assistant.ui import PAGE_LANG, build_ui, page_options
 
     assistant = assistant or Assistant(settings)

@@ -48,7 +48,7 @@ def _history(raw: Optional[str]) -> list[tuple[str, str]]:
 
 
 def open_assistant(settings: Settings):
-    from assistant.chain import Assistant
+    from assistant.answer.chain import Assistant
 
     return Assistant(settings)
 
@@ -109,7 +109,7 @@ def _generate(settings: Settings, per_sentence: int) -> None:
         raise UserError("--generate needs an LLM endpoint (ASSISTANT_LLM_BASE_URL); without one, the 评测 tab "
                         "lists the sentences that have no training question yet")
     from assistant.index.loaded import LoadedIndex
-    from assistant.llm import build_chat_model
+    from assistant.answer.llm import build_chat_model
     from assistant.training_data import generate
 
     index = LoadedIndex.open(settings)
@@ -156,7 +156,7 @@ def ask(
     history: Optional[str] = typer.Option(None, "--history", help='earlier turns as JSON: [["问", "答"], ...]'),
 ) -> None:
     """Answer one question with numbered citations."""
-    from assistant.chain import validate_question
+    from assistant.answer.chain import validate_question
 
     settings = _settings(persist_dir=persist, chroma_host=chroma_host, chroma_port=chroma_port)
     turns = _history(history)

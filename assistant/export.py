@@ -14,7 +14,7 @@ from datetime import datetime
 from pathlib import Path
 
 from assistant.answer_models import Answer
-from assistant.reply import SOURCES_HEADING, reply_blocks
+from assistant.answer.reply import SOURCES_HEADING, reply_blocks
 
 EXPORT_TITLE = "问答记录"
 # ASCII punctuation that can start inline markup anywhere in a line (CommonMark escapes all of it)

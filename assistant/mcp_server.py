@@ -31,7 +31,7 @@ from assistant.ingest.chunk import Chunk, walk
 from assistant.ingest.corpus import read_document
 from assistant.errors import UserError
 from assistant.ingest.normalize import normalize_query
-from assistant.reply import reply_text
+from assistant.answer.reply import reply_text
 
 MAX_SEARCH_K = 20
 URI_SCHEME = "corpus"
@@ -157,7 +157,7 @@ def create_server(assistant) -> MCPServer:
 
 def serve_stdio(settings) -> None:
     """Open the index, then speak MCP on stdin/stdout until the host closes them."""
-    from assistant.chain import Assistant
+    from assistant.answer.chain import Assistant
 
     with redirect_stdout(sys.stderr):  # stdout carries the protocol: nothing else may print there
         server = create_server(Assistant(settings))

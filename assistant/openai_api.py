@@ -26,7 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from assistant.answer_models import Answer
 from assistant.errors import UserError
-from assistant.reply import reply_text, strip_sources
+from assistant.answer.reply import reply_text, strip_sources
 
 log = logging.getLogger(__name__)
 

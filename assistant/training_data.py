@@ -130,7 +130,7 @@ def generate(settings: Settings, units: list[Unit], chat_model, per_sentence: in
     failing endpoint keeps what was drafted before it failed."""
     from langchain_core.messages import HumanMessage, SystemMessage
 
-    from assistant.llm import describe_failure
+    from assistant.answer.llm import describe_failure
 
     drafted = {item.evidence[0] for item in pending(settings) if item.evidence}
     todo = [u for u in coverage(settings, units).uncovered if u.text not in drafted]

@@ -36,18 +36,18 @@ from typing import Callable
 import numpy as np
 from langchain_core.embeddings import Embeddings
 
-from assistant.answer import ExtractiveAnswerer, described_neighbours
-from assistant.companions import PAIR_FEATURES, pair_rows
-from assistant.conversation import condense
+from assistant.answer.extractive import ExtractiveAnswerer, described_neighbours
+from assistant.answer.companions import PAIR_FEATURES, pair_rows
+from assistant.answer.conversation import condense
 from assistant.errors import UserError
 from assistant.evaluate import EvalItem, load_eval_set
-from assistant.features import QUESTION_FEATURES, SENTENCE_FEATURES
+from assistant.answer.features import QUESTION_FEATURES, SENTENCE_FEATURES
 from assistant.index.loaded import LoadedIndex
 from assistant.index.manifest import current_build, read_manifest, writer_lock
 from assistant.ingest.normalize import compact, normalize_query
-from assistant.query import analyse
+from assistant.answer.query import analyse
 from assistant.index.ranking import Network, TrainedModel, model_folder, switch_model
-from assistant.retrieve import ON_TOPIC, HybridRetriever
+from assistant.answer.retrieve import ON_TOPIC, HybridRetriever
 from assistant.index.sentence_index import Unit, read_units
 from assistant.sets import question_key, training_files
 from assistant.settings import Settings

@@ -23,12 +23,12 @@ from pathlib import Path
 import gradio as gr
 
 from assistant.answer_models import Answer, Citation
-from assistant.chain import Assistant
+from assistant.answer.chain import Assistant
 from assistant.conversation_store import ConversationStore, ConversationSummary, Gone
 from assistant.errors import UserError
 from assistant.export import write_exports
 from assistant.feedback import FeedbackStore
-from assistant.reply import reply_text
+from assistant.answer.reply import reply_text
 from assistant.settings import Settings
 from assistant.suggest import FollowUps
 from assistant.ui_eval import eval_tab

@@ -24,8 +24,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from assistant.answer import ExtractiveAnswerer  # noqa: E402
-from assistant.chain import Assistant, corpus_scope  # noqa: E402
+from assistant.answer.extractive import ExtractiveAnswerer  # noqa: E402
+from assistant.answer.chain import Assistant, corpus_scope  # noqa: E402
 from assistant.evaluate import load_eval_set, run_eval  # noqa: E402
 from assistant.index.build import build_index  # noqa: E402
 from assistant.index.loaded import LoadedIndex  # noqa: E402

@@ -89,7 +89,7 @@ def child_build(corpus: Path, persist: Path) -> dict:
 
 
 def child_query(corpus: Path, persist: Path, queries: int) -> dict:
-    from assistant.chain import Assistant
+    from assistant.answer.chain import Assistant
     from assistant.evaluate import load_eval_set
 
     items = load_eval_set(EVAL_SET).items[:queries]
@@ -108,7 +108,7 @@ def child_query(corpus: Path, persist: Path, queries: int) -> dict:
 
 def child_compare(work: Path) -> dict:
     """The project and the naive baseline on the same report and the same eval set."""
-    from assistant.chain import Assistant
+    from assistant.answer.chain import Assistant
     from assistant.evaluate import load_eval_set, score_item, summarise
     from assistant.index.build import build_index
     from benchmarks.baseline import NaiveRag

@@ -20,7 +20,7 @@ from unittest import mock
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from assistant.chain import Assistant  # noqa: E402
+from assistant.answer.chain import Assistant  # noqa: E402
 from assistant.evaluate import load_eval_set, run_eval  # noqa: E402
 from assistant.index.build import build_index  # noqa: E402
 from assistant.index.loaded import LoadedIndex  # noqa: E402
@@ -43,7 +43,7 @@ CONFIGS = [
     ("hybrid − paraphrase aliases", {}, lambda: without("assistant.ingest.normalize.apply_aliases", lambda t: t)),
     ("hybrid − numerals & traditional", {}, lambda: mock.patch.multiple(
         "assistant.ingest.normalize", convert_numerals=lambda t: t, to_simplified=lambda t: t)),
-    ("hybrid − follow-up condensing", {}, lambda: without("assistant.chain.condense", lambda q, h, t: q)),
+    ("hybrid − follow-up condensing", {}, lambda: without("assistant.answer.chain.condense", lambda q, h, t: q)),
 ]
 
 COLUMNS = ["answer_accuracy", "citation_accuracy", "hit_at_1", "hit_at_5", "mrr", "refusal_accuracy"]

@@ -58,7 +58,7 @@ def report_index(report_settings):
 
 @pytest.fixture(scope="session")
 def report_assistant(report_settings, report_index):
-    from assistant.chain import Assistant
+    from assistant.answer.chain import Assistant
 
     return Assistant(report_settings, report_index)
 
@@ -85,7 +85,7 @@ def learned_settings(tmp_path_factory, report_settings) -> Settings:
 
 @pytest.fixture(scope="session")
 def learned_assistant(learned_settings):
-    from assistant.chain import Assistant
+    from assistant.answer.chain import Assistant
 
     return Assistant(learned_settings)
 

@@ -64,7 +64,7 @@ def test_a_founding_date_or_an_outcome_the_report_never_states_is_declined(repor
 
 
 def test_a_quoted_term_must_be_in_the_answering_passage(report_assistant, report_index):
-    from assistant.query import analyse
+    from assistant.answer.query import analyse
 
     assert analyse('<img onerror="x=1">杭州有多少个产业集群?', report_index).anchors == {"杭州"}  # code names nothing
     unknown = report_assistant.ask("报告对“双碳目标”是怎么说的？")
@@ -74,7 +74,7 @@ def test_a_quoted_term_must_be_in_the_answering_passage(report_assistant, report
 
 
 def test_a_count_of_something_the_report_never_mentions_is_declined_by_name(report_assistant, report_index):
-    from assistant.query import analyse
+    from assistant.answer.query import analyse
 
     assert analyse("万向集团2007年利润是多少?", report_index).measures == ("利润",)
     assert "停车位" in analyse("义乌小商品城有多少个停车位?", report_index).anchors

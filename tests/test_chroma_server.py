@@ -18,7 +18,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from assistant.chain import Assistant
+from assistant.answer.chain import Assistant
 from assistant.errors import IndexMismatchError, UserError
 from assistant.evaluate import load_eval_set
 from assistant.index.build import build_index

@@ -2,7 +2,7 @@
 
 import pytest
 
-from assistant.conversation import condense, is_follow_up
+from assistant.answer.conversation import condense, is_follow_up
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from assistant.chain import Assistant
+from assistant.answer.chain import Assistant
 from assistant.ingest.corpus import READERS, UnreadableDocumentError, corpus_files, read_document
 from assistant.errors import UserError
 from assistant.index.build import build_index

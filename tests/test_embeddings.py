@@ -75,7 +75,7 @@ def test_e5_embeds_chinese_by_meaning_and_never_embeds_the_same_text_twice(tmp_p
 
 
 def test_a_local_sentence_transformers_model_builds_and_answers_an_index(tmp_path, report_text):
-    from assistant.chain import Assistant
+    from assistant.answer.chain import Assistant
     from assistant.index.build import build_index
     from conftest import make_settings
     from tiny_models import build_bi_encoder

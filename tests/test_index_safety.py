@@ -18,7 +18,7 @@ import pytest
 
 import cli_runner
 
-from assistant.chain import Assistant
+from assistant.answer.chain import Assistant
 from assistant.errors import UserError
 from assistant.index.build import build_index
 from assistant.index.loaded import LoadedIndex

@@ -13,7 +13,7 @@ from pydantic import Field
 from assistant.answer_models import Answer
 from assistant.ingest.chunk import count_tokens
 from assistant.errors import UserError
-from assistant.llm import (
+from assistant.answer.llm import (
     ANSWER_TOKENS,
     DECLINE,
     NOT_FOUND,
@@ -208,7 +208,7 @@ def test_a_failure_is_remembered_for_the_rest_of_the_question():
 
 
 def test_assistant_streams_deltas_then_the_checked_answer(report_settings, report_index):
-    from assistant.chain import Assistant
+    from assistant.answer.chain import Assistant
 
     assistant = Assistant(report_settings, report_index, chat_model=QuotingModel())
     assert assistant.mode == "llm"
@@ -228,7 +228,7 @@ def test_extractive_mode_streams_its_answer_as_one_delta(report_assistant):
 
 
 def test_a_follow_up_is_condensed_by_the_model(report_settings, report_index):
-    from assistant.chain import Assistant
+    from assistant.answer.chain import Assistant
 
     llm = model("温州有多少个产业集群？", "温州 73 个[1]。")
     assistant = Assistant(report_settings, report_index, chat_model=llm)
@@ -241,7 +241,7 @@ def test_a_follow_up_is_condensed_by_the_model(report_settings, report_index):
 
 
 def test_a_failed_condense_falls_back_to_the_rule_based_one(report_settings, report_index):
-    from assistant.chain import Assistant
+    from assistant.answer.chain import Assistant
 
     assistant = Assistant(report_settings, report_index, chat_model=FailingModel())
     answer = assistant.ask("那温州呢？", history=[("绍兴有多少个产业集群？", "绍兴 58 个。")])

@@ -10,7 +10,7 @@ import pytest
 
 import cli_runner
 
-from assistant.chain import Assistant
+from assistant.answer.chain import Assistant
 from fake_openai_server import FakeOpenAI, passages_of, question_of, quote_first_passage
 
 SECRET = "sk-test-secret-123"

@@ -2,7 +2,7 @@
 
 import pytest
 
-from assistant.names import is_person, is_place
+from assistant.answer.names import is_person, is_place
 
 
 @pytest.mark.parametrize("word", ["江苏", "江苏省", "苏州", "苏州市", "晋江", "广西", "日本", "东南亚", "某某县"])

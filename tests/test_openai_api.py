@@ -8,10 +8,10 @@ import pytest
 from pydantic import SecretStr
 
 from assistant.api import create_app, parse_api_keys
-from assistant.chain import Assistant
+from assistant.answer.chain import Assistant
 from assistant.errors import UserError
 from assistant.openai_api import SUPERSEDED, ChatMessage, continuation, conversation
-from assistant.reply import reply_text, strip_sources
+from assistant.answer.reply import reply_text, strip_sources
 from fake_openai_server import FakeOpenAI, quote_first_passage
 from live_server import running
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from assistant.query import _asked_unit, analyse
+from assistant.answer.query import _asked_unit, analyse
 
 
 @pytest.mark.parametrize(
@@ -42,7 +42,7 @@ def test_only_whole_numbers_of_the_question_are_its_constraints(report_index):
 
 
 def test_a_section_title_covers_the_nouns_a_list_question_names():
-    from assistant.query import Query, title_coverage
+    from assistant.answer.query import Query, title_coverage
 
     query = Query("园区建设有哪些特点", {"园区建设": 2.0, "特点": 2.0}, [], "list", nouns={"园区建设", "特点"})
     assert title_coverage(query, "2、园区建设的特点") == 1.0

@@ -3,7 +3,7 @@
 import pytest
 
 from assistant.errors import UserError
-from assistant.rerank import Reranker
+from assistant.answer.rerank import Reranker
 
 
 def test_a_missing_reranker_model_is_a_clear_error():

@@ -8,7 +8,7 @@ import json
 import pytest
 
 import assistant.index.build as build_module
-from assistant.chain import Assistant
+from assistant.answer.chain import Assistant
 from assistant.index.embeddings import HashingEmbeddings
 from assistant.index.build import build_index
 from assistant.index.plan import plan_changes

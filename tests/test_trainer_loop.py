@@ -51,7 +51,7 @@ def failed_item(run: runs.KeptRun, item_id: str) -> runs.RunItem:
 
 
 def test_a_training_item_the_form_cannot_make_is_one_chinese_line(tiny):
-    from assistant.chain import Assistant
+    from assistant.answer.chain import Assistant
 
     item = failed_item(held_out_run(Assistant(tiny), tiny), FAILING)
     for question, evidence, message in [
@@ -90,7 +90,7 @@ def load_item(raw: dict):
 
 
 def test_a_retrain_while_serving_answers_questions_in_flight_with_the_old_model_and_refuses_a_second(tiny):
-    from assistant.chain import Assistant
+    from assistant.answer.chain import Assistant
 
     assistant = Assistant(tiny)
     question = next(i["question"] for i in HELD_OUT if i["id"] == FAILING)

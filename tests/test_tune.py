@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import cli_runner
-from assistant.companions import PAIR_FEATURES
+from assistant.answer.companions import PAIR_FEATURES
 from conftest import make_settings
 from tiny_report import TRAINING, tiny_settings, write_set
 

@@ -11,7 +11,7 @@ import pytest
 from assistant import ui as chat_ui
 from assistant.answer_models import Answer
 from assistant.feedback import FeedbackStore
-from assistant.reply import reply_text
+from assistant.answer.reply import reply_text
 from browser import (BOT_MESSAGES, CITATIONS, ONE_PER_ANSWER, SHOTS, SIZES, USER_MESSAGES, ask, chromium_page, in_view,
                      new_chat, serious_violations)
 from live_server import running
@@ -245,7 +245,7 @@ def test_the_status_line_names_the_embedding_in_words(embedding, words):
 def test_follow_ups_ask_their_question_and_the_conversation_exports_to_markdown_and_word(ui):
     from docx import Document
 
-    from assistant.reply import reply_blocks
+    from assistant.answer.reply import reply_blocks
     from assistant.suggest import FollowUps
 
     _, recording, page, size = ui

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from assistant.chain import Assistant
+from assistant.answer.chain import Assistant
 from browser import BOT_MESSAGES, SHOTS, ask, chromium_page
 from fake_openai_server import FakeOpenAI
 from live_server import running

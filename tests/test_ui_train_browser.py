@@ -28,7 +28,7 @@ DONE = "() => !document.querySelector('#eval-summary .pending, #eval-retrain-sta
 @contextmanager
 def served_copy(tiny_trained, where):
     """The trained tiny report copied to `where` (its own index, sets and data), served."""
-    from assistant.chain import Assistant
+    from assistant.answer.chain import Assistant
 
     settings = copied(tiny_trained, where)
     assistant = Assistant(settings)

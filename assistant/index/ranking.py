@@ -7,7 +7,7 @@
   similarity, BM25, the hand-written coverage score, numbers and units, the passage's rank…);
   the decliner says, from features of the best candidate, whether the report answers at all;
   the topic model, from the question's own vector, how much it sounds like what the report answers;
-  the companion model, which neighbours of the quoted sentence complete it (assistant.companions).
+  the companion model, which neighbours of the quoted sentence complete it (assistant.answer.companions).
 
 The ranker and the decliner are small neural networks (one hidden layer), the topic model a
 logistic regression, all fitted by scikit-learn at tuning time and stored as plain weights, so

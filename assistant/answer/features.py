@@ -13,10 +13,10 @@ from typing import TYPE_CHECKING
 import numpy as np
 from langchain_core.documents import Document
 
-from assistant.query import Query
+from assistant.answer.query import Query
 
 if TYPE_CHECKING:
-    from assistant.answer import Segment
+    from assistant.answer.extractive import Segment
 
 SENTENCE_FEATURES = [
     "hand_score", "similarity", "similarity_gap", "similarity_rank", "found_by_vector", "passage_score",

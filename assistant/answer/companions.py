@@ -16,12 +16,12 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from assistant.features import SENTENCE_FEATURES
-from assistant.markers import CAUSE, EXAMPLE, LIST_GOES_ON, LIST_OPENS, MARK_INSIDE, NUMBERED, REMEDY
-from assistant.query import Query
+from assistant.answer.features import SENTENCE_FEATURES
+from assistant.answer.markers import CAUSE, EXAMPLE, LIST_GOES_ON, LIST_OPENS, MARK_INSIDE, NUMBERED, REMEDY
+from assistant.answer.query import Query
 
 if TYPE_CHECKING:
-    from assistant.answer import Segment
+    from assistant.answer.extractive import Segment
 
 NEIGHBOURS_BEFORE, NEIGHBOURS_AFTER = 3, 6
 PAIR_FEATURES = [

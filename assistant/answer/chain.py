@@ -2,7 +2,7 @@
 
 The answer is a LangChain runnable chain: normalise → condense (follow-ups) → retrieve →
 answer. The index is opened once per Assistant and shared by every question. With an LLM
-endpoint configured the model condenses and writes the answer (`assistant.llm`); the chain
+endpoint configured the model condenses and writes the answer (`assistant.answer.llm`); the chain
 streams its text deltas and ends with the checked `Answer`.
 
 What a question is answered with (the index with its trained model, the retriever and the
@@ -20,17 +20,17 @@ from typing import Iterator
 from langchain_core.language_models import BaseChatModel
 from langchain_core.runnables import RunnableLambda, RunnablePassthrough
 
-from assistant.answer import ExtractiveAnswerer
+from assistant.answer.extractive import ExtractiveAnswerer
 from assistant.answer_models import Answer
 from assistant.ingest.chunk import PATH_SEPARATOR
-from assistant.conversation import History, condense
+from assistant.answer.conversation import History, condense
 from assistant.errors import UserError
 from assistant.index.loaded import LoadedIndex
-from assistant.llm import LLMAnswerer, LLMError, build_chat_model
+from assistant.answer.llm import LLMAnswerer, LLMError, build_chat_model
 from assistant.ingest.normalize import normalize_query, strip_invisible
-from assistant.query import analyse
-from assistant.rerank import Reranker
-from assistant.retrieve import HybridRetriever
+from assistant.answer.query import analyse
+from assistant.answer.rerank import Reranker
+from assistant.answer.retrieve import HybridRetriever
 from assistant.settings import Settings
 
 

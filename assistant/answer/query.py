@@ -4,7 +4,7 @@
 content words weighted by rarity in the corpus; anchors (places, people, organisations, quoted
 terms, plan periods) the answering passage must contain; numbers and thresholds it names; and
 what kind of answer it wants - a count, a year, a list, a reason, a comparison, the top of a
-ranking, a numbered item, whether an aim came true. The answerer (assistant.answer) decides
+ranking, a numbered item, whether an aim came true. The answerer (assistant.answer.extractive) decides
 from this what to quote and when to decline.
 """
 
@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass, field
 
 from assistant.index.loaded import LoadedIndex
-from assistant.names import is_person, is_place, short_name
+from assistant.answer.names import is_person, is_place, short_name
 from assistant.ingest.normalize import compact
 from assistant.index.tokenize import stopwords
 
@@ -123,7 +123,7 @@ TIME_FLAGS = {"m", "t"}
 
 
 def _names_something(word: str, flag: str, index: LoadedIndex) -> bool:
-    """Whether a word jieba tags as a place or a person really names one (assistant.names);
+    """Whether a word jieba tags as a place or a person really names one (assistant.answer.names);
     jieba's 'person' is sometimes a place (嘉善, 余姚)."""
     if flag == "ns":
         return is_place(word)

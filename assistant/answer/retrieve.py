@@ -20,7 +20,7 @@ from pydantic import ConfigDict
 from assistant.ingest.chunk import PATH_SEPARATOR, Chunk
 from assistant.index.loaded import LoadedIndex
 from assistant.ingest.outline import asked_item, heading_number, item_mark
-from assistant.query import LISTING, NAMED_SECTION_LEADS, analyse, title_coverage
+from assistant.answer.query import LISTING, NAMED_SECTION_LEADS, analyse, title_coverage
 
 
 ON_TOPIC = "on_topic"  # metadata key: how likely the report answers the question (the topic model)
@@ -44,7 +44,7 @@ class HybridRetriever(BaseRetriever):
     bm25_weight: float = 0.6
     candidates: int = 30
     sentence_candidates: int = 60
-    reranker: Any = None  # optional assistant.rerank.Reranker
+    reranker: Any = None  # optional assistant.answer.rerank.Reranker
 
     def _bm25(self, query: str) -> np.ndarray:
         return self.index.lexical.scores(self.index.tokenizer.tokens(query))

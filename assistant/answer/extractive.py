@@ -11,7 +11,7 @@ evidence for its floor area.
 
 With a trained model (`assistant tune`, assistant.index.ranking) the learned sentence ranker orders the
 candidates and the learned decliner says whether to answer; the hand-written score and the
-decline rules above are then two of their features (assistant.features).
+decline rules above are then two of their features (assistant.answer.features).
 """
 
 from __future__ import annotations
@@ -26,13 +26,13 @@ from langchain_core.documents import Document
 
 from assistant.answer_models import Answer, Citation, Passage
 from assistant.ingest.chunk import PATH_SEPARATOR
-from assistant.companions import NEIGHBOURS_BEFORE, NEIGHBOURS_AFTER, pair_rows
-from assistant.features import SENTENCE_FEATURES, question_row, sentence_rows
-from assistant.markers import CAUSE, EXAMPLE, LIST_GOES_ON, LIST_OPENS, LISTS, MARK_INSIDE, NUMBERED, REMEDY
+from assistant.answer.companions import NEIGHBOURS_BEFORE, NEIGHBOURS_AFTER, pair_rows
+from assistant.answer.features import SENTENCE_FEATURES, question_row, sentence_rows
+from assistant.answer.markers import CAUSE, EXAMPLE, LIST_GOES_ON, LIST_OPENS, LISTS, MARK_INSIDE, NUMBERED, REMEDY
 from assistant.ingest.normalize import compact
 from assistant.ingest.outline import asked_item, heading_number, item_mark
-from assistant.query import FOUNDING, NAMED_SECTION, YEAR, Query, title_coverage
-from assistant.retrieve import ON_TOPIC
+from assistant.answer.query import FOUNDING, NAMED_SECTION, YEAR, Query, title_coverage
+from assistant.answer.retrieve import ON_TOPIC
 from assistant.ingest.sentences import clause_spans
 
 _MONEY_WORDS = re.compile(r"产值|成交额|收入|销售|总额|规模")

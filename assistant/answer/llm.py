@@ -22,10 +22,10 @@ from langchain_core.documents import Document
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
 
-from assistant.answer import _passage
+from assistant.answer.extractive import _passage
 from assistant.answer_models import Answer, Citation
 from assistant.ingest.chunk import count_tokens
-from assistant.conversation import History
+from assistant.answer.conversation import History
 from assistant.ingest.normalize import convert_numerals
 from assistant.settings import Settings
 
