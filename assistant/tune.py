@@ -36,7 +36,9 @@ from typing import Callable
 import numpy as np
 from langchain_core.embeddings import Embeddings
 
-from assistant.answer.extractive import ExtractiveAnswerer, described_neighbours
+from assistant.answer.completion import described_neighbours
+
+from assistant.answer.extractive import ExtractiveAnswerer
 from assistant.answer.companions import PAIR_FEATURES, pair_rows
 from assistant.answer.conversation import condense
 from assistant.errors import UserError

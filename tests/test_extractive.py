@@ -332,7 +332,7 @@ def test_entries_given_in_brackets_are_ranked_by_the_figure_the_question_asks_ab
 
 
 def test_the_neighbours_of_a_sentence_run_in_reading_order_into_the_passage_that_continues_it():
-    from assistant.answer.extractive import neighbours
+    from assistant.answer.completion import neighbours
 
     first = passage("一是构筑产业链。二是构筑服务体系。", section="二、建议 › 3、融合", chunk_id="c1", order=4)
     second = passage("三是构筑竞合机制。四是打造品牌。", section="二、建议 › 3、融合", chunk_id="c2", order=5)

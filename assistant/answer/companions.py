@@ -21,7 +21,7 @@ from assistant.answer.markers import CAUSE, EXAMPLE, LIST_GOES_ON, LIST_OPENS, M
 from assistant.answer.query import Query
 
 if TYPE_CHECKING:
-    from assistant.answer.extractive import Segment
+    from assistant.answer.segments import Segment
 
 NEIGHBOURS_BEFORE, NEIGHBOURS_AFTER = 3, 6
 PAIR_FEATURES = [

@@ -16,7 +16,7 @@ from langchain_core.documents import Document
 from assistant.answer.query import Query
 
 if TYPE_CHECKING:
-    from assistant.answer.extractive import Segment
+    from assistant.answer.segments import Segment
 
 SENTENCE_FEATURES = [
     "hand_score", "similarity", "similarity_gap", "similarity_rank", "found_by_vector", "passage_score",

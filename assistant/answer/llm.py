@@ -22,7 +22,7 @@ from langchain_core.documents import Document
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
 
-from assistant.answer.extractive import _passage
+from assistant.answer.compose import passage
 from assistant.answer_models import Answer, Citation
 from assistant.ingest.chunk import count_tokens
 from assistant.answer.conversation import History
@@ -293,7 +293,7 @@ class LLMAnswerer:
         self, question: str, text: str, passages: list[Document], documents: list[Document],
         mapper: CitationMapper, extractive: Callable[[], Answer],
     ) -> Answer:
-        retrieved = [_passage(doc) for doc in documents]
+        retrieved = [passage(doc) for doc in documents]
         if not text:
             return _fallback(extractive(), "语言模型返回了空回答，已改用抽取式回答。")
         if _NOT_FOUND.search(text):
@@ -305,7 +305,7 @@ class LLMAnswerer:
             shown = "、".join(f"[{n}]" for n in dict.fromkeys(mapper.dangling))
             warnings.append(f"回答引用了不存在的资料 {shown}，已删除。")
         citations = [
-            Citation(n=i, **_passage(passages[used - 1]).model_dump()) for i, used in enumerate(mapper.used, start=1)
+            Citation(n=i, **passage(passages[used - 1]).model_dump()) for i, used in enumerate(mapper.used, start=1)
         ]
         if not citations:
             warnings.append("回答没有标注引用的资料。")
