@@ -199,8 +199,8 @@ def evaluate(
 
     from rich.progress import Progress
 
-    from assistant import runs
-    from assistant.evaluate import load_eval_set
+    from assistant.evaluation import runs
+    from assistant.evaluation.evaluate import load_eval_set
 
     settings = _settings(persist_dir=persist, chroma_host=chroma_host, chroma_port=chroma_port)
     loaded = load_eval_set(eval_set, settings.max_question_chars)  # a bad set fails before the index loads
@@ -239,7 +239,7 @@ def eval_compare(
     html: Optional[Path] = typer.Option(None, "--html", help="also write the comparison as a page"),
 ) -> None:
     """Metric deltas from run A to run B and the items that were fixed, broke or still fail."""
-    from assistant import report, runs
+    from assistant.evaluation import report, runs
 
     settings = _settings()
     comparison = report.compare(runs.load(settings, run_a), runs.load(settings, run_b))
@@ -254,7 +254,7 @@ def eval_compare(
 @eval_app.command("runs")
 def eval_runs() -> None:
     """The evaluation runs kept in the data folder, newest first."""
-    from assistant import runs
+    from assistant.evaluation import runs
 
     for meta in runs.list_runs(_settings()):
         print(f"{meta.id}  {meta.created_at}  {meta.eval_set}  {meta.mode}  {meta.embedding or ''}  {meta.describe_model()}")

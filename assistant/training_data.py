@@ -16,11 +16,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from assistant import eval_drafts, sets
+from assistant.evaluation import eval_drafts, sets
 from assistant.errors import UserError
-from assistant.evaluate import EvalItem, load_eval_set, load_jsonl
+from assistant.evaluation.evaluate import EvalItem, load_eval_set, load_jsonl
 from assistant.ingest.normalize import compact
-from assistant.runs import RunItem, atomic_write
+from assistant.evaluation.runs import RunItem, atomic_write
 from assistant.index.sentence_index import Unit
 from assistant.ingest.sentences import clause_spans
 from assistant.settings import Settings

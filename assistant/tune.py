@@ -1,6 +1,6 @@
 """`assistant tune`: learn the query adapter and the rankers from the training sets.
 
-Training sets (the sets whose role is training, `assistant.sets`: `evals/train/*.jsonl`, in the
+Training sets (the sets whose role is training, `assistant.evaluation.sets`: `evals/train/*.jsonl`, in the
 evaluation format) pair questions with the report's evidence sentences, and list questions the
 report cannot answer. Nothing here reads a held-out set. Steps (`STEPS`, what progress names),
 all deterministic:
@@ -42,7 +42,7 @@ from assistant.answer.extractive import ExtractiveAnswerer
 from assistant.answer.companions import PAIR_FEATURES, pair_rows
 from assistant.answer.conversation import condense
 from assistant.errors import UserError
-from assistant.evaluate import EvalItem, load_eval_set
+from assistant.evaluation.evaluate import EvalItem, load_eval_set
 from assistant.answer.features import QUESTION_FEATURES, SENTENCE_FEATURES
 from assistant.index.loaded import LoadedIndex
 from assistant.index.manifest import current_build, read_manifest, writer_lock
@@ -51,7 +51,7 @@ from assistant.answer.query import analyse
 from assistant.index.ranking import Network, TrainedModel, model_folder, switch_model
 from assistant.answer.retrieve import ON_TOPIC, HybridRetriever
 from assistant.index.sentence_index import Unit, read_units
-from assistant.sets import question_key, training_files
+from assistant.evaluation.sets import question_key, training_files
 from assistant.settings import Settings
 
 TUNE_VERSION = 9  # part of the training hash: a change of features, method or record retrains
@@ -368,7 +368,7 @@ def _tune(settings: Settings, index: LoadedIndex, force: bool, progress: Progres
         "embedding": index.manifest.embedding, "sentence_hit_at_1": round(hits, 4),
         "decline_accuracy": round(balanced, 4), "seconds": round(time.perf_counter() - started, 1),
         "question_ids": sorted(i.id for i in items),
-        # what a held-out set must not repeat (assistant.sets): each normalised question → its id
+        # what a held-out set must not repeat (assistant.evaluation.sets): each normalised question → its id
         "question_keys": {question_key(i.question, i.history): i.id for i in items},
     }
     topic = _fit(fitted.vectors, fitted.answers, _dimensions(fitted.vectors))

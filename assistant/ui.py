@@ -27,7 +27,7 @@ from assistant.answer.chain import Assistant
 from assistant.conversation_store import ConversationStore, ConversationSummary, Gone
 from assistant.errors import UserError
 from assistant.export import write_exports
-from assistant.feedback import FeedbackStore
+from assistant.evaluation.feedback import FeedbackStore
 from assistant.answer.reply import reply_text
 from assistant.settings import Settings
 from assistant.suggest import FollowUps

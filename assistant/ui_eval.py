@@ -16,10 +16,12 @@ from pathlib import Path
 
 import gradio as gr
 
-from assistant import eval_drafts, report, runs, sets, ui_train
+from assistant import ui_train
+
+from assistant.evaluation import eval_drafts, report, runs, sets
 from assistant.errors import UserError
-from assistant.evaluate import LOADERS, load_eval_set
-from assistant.feedback import FeedbackItem, FeedbackStore
+from assistant.evaluation.evaluate import LOADERS, load_eval_set
+from assistant.evaluation.feedback import FeedbackItem, FeedbackStore
 from assistant.settings import Settings
 from assistant.ui_common import friendly
 

@@ -14,7 +14,9 @@ from dataclasses import dataclass
 
 import gradio as gr
 
-from assistant import eval_drafts, runs, sets, training_data
+from assistant import training_data
+
+from assistant.evaluation import eval_drafts, runs, sets
 from assistant.index.ranking import TrainedModel
 from assistant.settings import Settings
 from assistant.tune import STEPS, tune

@@ -90,7 +90,7 @@ def child_build(corpus: Path, persist: Path) -> dict:
 
 def child_query(corpus: Path, persist: Path, queries: int) -> dict:
     from assistant.answer.chain import Assistant
-    from assistant.evaluate import load_eval_set
+    from assistant.evaluation.evaluate import load_eval_set
 
     items = load_eval_set(EVAL_SET).items[:queries]
     started = time.perf_counter()
@@ -109,7 +109,7 @@ def child_query(corpus: Path, persist: Path, queries: int) -> dict:
 def child_compare(work: Path) -> dict:
     """The project and the naive baseline on the same report and the same eval set."""
     from assistant.answer.chain import Assistant
-    from assistant.evaluate import load_eval_set, score_item, summarise
+    from assistant.evaluation.evaluate import load_eval_set, score_item, summarise
     from assistant.index.build import build_index
     from benchmarks.baseline import NaiveRag
     from benchmarks.corpora import make_corpus
@@ -205,7 +205,7 @@ def _markdown(results: dict) -> str:
         p, n, q = results["comparison"]["project"], results["comparison"]["naive"], results["comparison"]["ratios"]
         lines += [
             "",
-            f"Same run, 1× report, all {p['n']} items of `evals/report_qa.jsonl`, scored by `assistant.evaluate`:",
+            f"Same run, 1× report, all {p['n']} items of `evals/report_qa.jsonl`, scored by `assistant.evaluation.evaluate`:",
             "",
             "| system | answer accuracy | citation accuracy | refusal accuracy | latency p50 / p95 | median answer length |",
             "| --- | --- | --- | --- | --- | --- |",

@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from assistant.answer.chain import Assistant  # noqa: E402
-from assistant.evaluate import load_eval_set, run_eval  # noqa: E402
+from assistant.evaluation.evaluate import load_eval_set, run_eval  # noqa: E402
 from assistant.index.build import build_index  # noqa: E402
 from assistant.index.loaded import LoadedIndex  # noqa: E402
 from assistant.settings import Settings  # noqa: E402

@@ -7,8 +7,8 @@ from __future__ import annotations
 from assistant.answer_models import Answer, Citation, Passage
 from pathlib import Path
 
-from assistant.evaluate import EvalItem, score_item
-from assistant.runs import RunMeta, RunWriter
+from assistant.evaluation.evaluate import EvalItem, score_item
+from assistant.evaluation.runs import RunMeta, RunWriter
 from assistant.settings import Settings
 
 EVIDENCE = "杭州 124 个，年产值 3380 亿元"

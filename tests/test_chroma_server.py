@@ -20,7 +20,7 @@ import pytest
 
 from assistant.answer.chain import Assistant
 from assistant.errors import IndexMismatchError, UserError
-from assistant.evaluate import load_eval_set
+from assistant.evaluation.evaluate import load_eval_set
 from assistant.index.build import build_index
 from assistant.index.loaded import LoadedIndex
 from assistant.index.manifest import current_build

@@ -8,7 +8,7 @@ import pytest
 
 import cli_runner
 
-from assistant import report, runs
+from assistant.evaluation import report, runs
 from conftest import make_settings
 from run_factory import MIXED, answer, save_run
 

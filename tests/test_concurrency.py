@@ -18,14 +18,14 @@ from pathlib import Path
 import pytest
 
 from assistant.answer_models import Answer
-from assistant.feedback import FeedbackStore
+from assistant.evaluation.feedback import FeedbackStore
 
 TESTS = Path(__file__).resolve().parent
 
 FEEDBACK_WRITER = """
 import sys
 from assistant.answer_models import Answer, Citation
-from assistant.feedback import FeedbackStore
+from assistant.evaluation.feedback import FeedbackStore
 
 store = FeedbackStore(sys.argv[1])
 citation = Citation(n=1, chunk_id="c1", source="r.md", section="一、总论", text="杭州 124 个。" * 40, score=1.0)
@@ -128,7 +128,7 @@ def test_a_conversation_killed_mid_answer_keeps_every_acknowledged_turn(tmp_path
 
 @pytest.mark.parametrize("acknowledged", [8])
 def test_eval_runs_killed_mid_write_keep_every_acknowledged_run_and_list_no_half_run(tmp_path, acknowledged):
-    from assistant.runs import list_runs, load
+    from assistant.evaluation.runs import list_runs, load
     from assistant.settings import Settings
 
     acks = _write_until_killed(RUN_WRITER, [str(tmp_path / "data"), str(TESTS)], acknowledged)

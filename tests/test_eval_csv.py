@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from assistant.errors import UserError
-from assistant.evaluate import load_csv, load_eval_set
+from assistant.evaluation.evaluate import load_csv, load_eval_set
 
 HEADER = "id,question,answerable,must_include,evidence,reference_answer,category,history\n"
 

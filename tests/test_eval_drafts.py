@@ -7,9 +7,9 @@ import json
 import pytest
 
 from assistant.errors import UserError
-from assistant.eval_drafts import append_items, build_item
-from assistant.evaluate import load_jsonl
-from assistant.sets import HELD_OUT
+from assistant.evaluation.eval_drafts import append_items, build_item
+from assistant.evaluation.evaluate import load_jsonl
+from assistant.evaluation.sets import HELD_OUT
 from conftest import make_settings
 
 

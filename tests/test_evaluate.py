@@ -1,7 +1,7 @@
 """Evaluation scoring: exactly the rules trainers rely on."""
 
 from assistant.answer_models import Answer, Citation, Passage
-from assistant.evaluate import EvalItem, load_jsonl, score_item, summarise
+from assistant.evaluation.evaluate import EvalItem, load_jsonl, score_item, summarise
 
 
 def _answer(text, answerable=True, cited=("杭州 124 个，年产值 3380 亿元",), retrieved=("无关", "杭州 124 个，年产值 3380 亿元")):
@@ -72,7 +72,7 @@ def test_bad_rows_are_reported_with_line_and_field_and_skipped(tmp_path):
 
 
 def test_a_blank_or_overlong_question_and_a_reused_id_are_skipped_by_line_and_the_rest_run(tmp_path):
-    from assistant.evaluate import load_eval_set
+    from assistant.evaluation.evaluate import load_eval_set
 
     path = tmp_path / "set.jsonl"
     path.write_text(
@@ -96,7 +96,7 @@ def test_a_binary_set_is_refused_in_one_line(tmp_path):
     import pytest
 
     from assistant.errors import UserError
-    from assistant.evaluate import load_eval_set
+    from assistant.evaluation.evaluate import load_eval_set
 
     path = tmp_path / "set.jsonl"
     path.write_bytes(bytes(range(256)) * 4)

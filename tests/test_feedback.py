@@ -9,7 +9,7 @@ import pytest
 
 from assistant.answer_models import Answer, Citation
 from assistant.errors import UserError
-from assistant.feedback import FeedbackStore
+from assistant.evaluation.feedback import FeedbackStore
 
 
 def _answer(question="杭州有多少个产业集群？", text="杭州 124 个[1]") -> Answer:

@@ -12,7 +12,7 @@ import pytest
 
 import cli_runner
 
-from assistant import report, runs
+from assistant.evaluation import report, runs
 from assistant.errors import UserError
 from conftest import make_settings
 from run_factory import MIXED, save_run
@@ -170,7 +170,7 @@ def test_a_run_kept_before_meta_files_is_listed_and_given_one(tmp_path):
 
 def test_a_run_kept_in_the_old_layout_is_upgraded_once_and_reads_as_before(tmp_path):
     """Runs kept before items.jsonl held every item in run.json; they open, list and compare."""
-    from assistant.evaluate import EvalRun, score_item, summarise
+    from assistant.evaluation.evaluate import EvalRun, score_item, summarise
     from run_factory import ITEMS
 
     settings = make_settings(tmp_path, tmp_path / "corpus")
@@ -214,7 +214,7 @@ def test_run_files_take_the_umasks_mode_like_the_feedback_store_and_the_index(tm
     import os
     import stat
 
-    from assistant.feedback import FeedbackStore
+    from assistant.evaluation.feedback import FeedbackStore
     from run_factory import answer
 
     settings = make_settings(tmp_path, tmp_path / "corpus")

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import pytest
 
-from assistant import eval_drafts, sets
+from assistant.evaluation import eval_drafts, sets
 from assistant.errors import UserError
-from assistant.evaluate import EvalItem, load_eval_set
+from assistant.evaluation.evaluate import EvalItem, load_eval_set
 from conftest import ROOT, make_settings
 from tiny_report import HELD_OUT, TRAINING, write_set
 

@@ -18,9 +18,10 @@ import httpx
 import pytest
 
 import cli_runner
-from assistant import eval_drafts, runs, sets, training_data, ui_train
+from assistant import training_data, ui_train
+from assistant.evaluation import eval_drafts, runs, sets
 from assistant.errors import UserError
-from assistant.evaluate import load_eval_set
+from assistant.evaluation.evaluate import load_eval_set
 from fake_openai_server import FakeOpenAI
 from live_server import running
 from tiny_report import FOLDERS, HELD_OUT, TALENT_EVIDENCE, TALENT_POLICY, copied
@@ -84,7 +85,7 @@ def test_the_cli_refuses_a_held_out_set_its_model_trained_on_and_compares_runs_b
 
 
 def load_item(raw: dict):
-    from assistant.evaluate import EvalItem
+    from assistant.evaluation.evaluate import EvalItem
 
     return EvalItem(**raw)
 

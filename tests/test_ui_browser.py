@@ -10,7 +10,7 @@ import pytest
 
 from assistant import ui as chat_ui
 from assistant.answer_models import Answer
-from assistant.feedback import FeedbackStore
+from assistant.evaluation.feedback import FeedbackStore
 from assistant.answer.reply import reply_text
 from browser import (BOT_MESSAGES, CITATIONS, ONE_PER_ANSWER, SHOTS, SIZES, USER_MESSAGES, ask, chromium_page, in_view,
                      new_chat, serious_violations)

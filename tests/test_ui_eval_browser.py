@@ -33,7 +33,7 @@ SHOWS = "ids => ids.every(id => document.querySelector('#eval-table').innerText.
 
 @pytest.fixture(scope="module")
 def server(report_settings, report_assistant, tmp_path_factory):
-    from assistant.feedback import FeedbackStore
+    from assistant.evaluation.feedback import FeedbackStore
 
     root = tmp_path_factory.mktemp("ui_eval")
     (root / "evals").mkdir()

@@ -115,7 +115,7 @@ def test_a_trainer_fixes_a_failed_held_out_item_without_training_on_the_held_out
         page.screenshot(path=str(SHOTS / f"train-compare-{size}.png"), full_page=True)
         assert serious_violations(page) == []
 
-    from assistant import sets
+    from assistant.evaluation import sets
 
     trained_on = assistant.engine.model_meta
     assert not {i["id"] for i in HELD_OUT} & set(trained_on["question_ids"])

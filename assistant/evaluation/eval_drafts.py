@@ -21,10 +21,10 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from assistant import sets
+from assistant.evaluation import sets
 from assistant.errors import UserError
-from assistant.evaluate import EvalItem, load_jsonl
-from assistant.feedback import FeedbackItem
+from assistant.evaluation.evaluate import EvalItem, load_jsonl
+from assistant.evaluation.feedback import FeedbackItem
 from assistant.settings import Settings
 
 DEFAULT_FILE = "feedback_drafts.jsonl"  # held-out drafts, in the data folder

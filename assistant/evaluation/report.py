@@ -19,9 +19,9 @@ from jinja2 import Environment, PackageLoader
 from markupsafe import Markup, escape
 from pydantic import BaseModel
 
-from assistant.evaluate import UNCATEGORISED, ItemResult
-from assistant.runs import REPORT_ITEMS, KeptRun, RunItem, RunMeta, RunSummary
-from assistant.sets import role_name
+from assistant.evaluation.evaluate import UNCATEGORISED, ItemResult
+from assistant.evaluation.runs import REPORT_ITEMS, KeptRun, RunItem, RunMeta, RunSummary
+from assistant.evaluation.sets import role_name
 
 CSV_COLUMNS = [
     "id",

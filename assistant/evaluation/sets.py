@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Iterable
 
 from assistant.errors import UserError
-from assistant.evaluate import LOADERS, EvalItem, LoadReport, load_eval_set
+from assistant.evaluation.evaluate import LOADERS, EvalItem, LoadReport, load_eval_set
 from assistant.ingest.normalize import normalize_query
 from assistant.settings import Settings
 
@@ -29,7 +29,7 @@ ROLES = (TRAINING, HELD_OUT)
 ROLE_NAMES = {TRAINING: "训练集", HELD_OUT: "留出集"}
 SIDECAR = "roles.toml"
 SIDECAR_HEADER = (
-    "# The role of each evaluation set in this folder (assistant/sets.py): \"training\" teaches the\n"
+    "# The role of each evaluation set in this folder (assistant/evaluation/sets.py): \"training\" teaches the\n"
     "# model (`assistant tune` learns from these), \"held-out\" only measures it. A set not named\n"
     "# here takes the folder's role: training in the training folder, held-out elsewhere.\n"
 )
@@ -75,7 +75,7 @@ def set_role(settings: Settings, path: Path, role: str) -> None:
     if _folder_role(settings, path) is None:
         raise UserError(f"{path.name} 不在评测集目录 {settings.evals_dir} 或训练集目录 {settings.train_dir} 中，不能用来训练")
     roles = {**_declared(path.parent), path.name: role}
-    from assistant.runs import atomic_write
+    from assistant.evaluation.runs import atomic_write
 
     lines = [f"{_toml_string(name)} = {_toml_string(value)}\n" for name, value in sorted(roles.items())]
     atomic_write(path.parent / SIDECAR, SIDECAR_HEADER + "".join(lines))

@@ -38,10 +38,10 @@ from typing import Callable, Iterator
 
 from pydantic import BaseModel, Field, ValidationError
 
-from assistant import sets
+from assistant.evaluation import sets
 from assistant.answer_models import Answer
 from assistant.errors import UserError
-from assistant.evaluate import EvalItem, EvalRun, ItemResult, LoadReport, Metrics, Tally, score_items
+from assistant.evaluation.evaluate import EvalItem, EvalRun, ItemResult, LoadReport, Metrics, Tally, score_items
 from assistant.settings import Settings
 
 RUN_FILE = "run.json"
@@ -83,7 +83,7 @@ class RunMeta(BaseModel):
     index_build: str | None = None
     embedding: str | None = None
     skipped_rows: list[str] = Field(default_factory=list)
-    role: str | None = None  # the set's (assistant.sets), when the run started
+    role: str | None = None  # the set's (assistant.evaluation.sets), when the run started
     model: ModelStamp | None = None  # None: the hand-written rules answered, or not recorded
     model_recorded: bool = False  # runs kept before runs recorded their model did not say
 
@@ -245,7 +245,7 @@ class RunWriter:
             self.csv_handle = open(self.staging / "results.csv", "x", encoding="utf-8-sig", newline="")
         except OSError as exc:
             raise UserError(f"cannot write to the data directory {self.root}: {exc.strerror or exc}") from None
-        from assistant import report  # report renders this module's models, so it imports them
+        from assistant.evaluation import report  # report renders this module's models, so it imports them
 
         self.report = report
         self.csv = csv.writer(self.csv_handle, lineterminator="\r\n")
