@@ -199,12 +199,12 @@ def evaluate(
 
     from rich.progress import Progress
 
-    from assistant.evaluation import runs
+    from assistant.evaluation import keep, runs
     from assistant.evaluation.evaluate import load_eval_set
 
     settings = _settings(persist_dir=persist, chroma_host=chroma_host, chroma_port=chroma_port)
     loaded = load_eval_set(eval_set, settings.max_question_chars)  # a bad set fails before the index loads
-    planned = runs.plan_run(open_assistant(settings), eval_set, loaded, str(eval_set), drop_trained=drop_trained)
+    planned = keep.plan_run(open_assistant(settings), eval_set, loaded, str(eval_set), drop_trained=drop_trained)
     for error in planned.loaded.errors:
         print(f"skipped {eval_set}: {error}", file=sys.stderr)
     warned = {"answers": 0, "first": ""}  # counted, not kept: a run may have 50,000 answers
@@ -218,7 +218,7 @@ def evaluate(
 
     with Progress(transient=True, disable=not sys.stderr.isatty()) as bar:
         task = bar.add_task("评测", total=len(planned.loaded.items))
-        folder = runs.keep_run(settings, replace(planned, ask=ask), lambda done, total: bar.update(task, completed=done), out)
+        folder = keep.keep_run(settings, replace(planned, ask=ask), lambda done, total: bar.update(task, completed=done), out)
     if warned["answers"]:
         print(f"warning: {warned['answers']} answers carry warnings, the first: {warned['first']}", file=sys.stderr)
     kept = runs.KeptRun(folder)
@@ -240,13 +240,14 @@ def eval_compare(
 ) -> None:
     """Metric deltas from run A to run B and the items that were fixed, broke or still fail."""
     from assistant.evaluation import report, runs
+    from assistant.files import atomic_write
 
     settings = _settings()
     comparison = report.compare(runs.load(settings, run_a), runs.load(settings, run_b))
     print(report.comparison_text(comparison))
     if html is not None:
         try:
-            runs.atomic_write(html, report.comparison_html(comparison))
+            atomic_write(html, report.comparison_html(comparison))
         except OSError as exc:
             raise UserError(f"cannot write {html}: {exc.strerror or exc}") from None
 

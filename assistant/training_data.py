@@ -20,7 +20,8 @@ from assistant.evaluation import eval_drafts, sets
 from assistant.errors import UserError
 from assistant.evaluation.evaluate import EvalItem, load_eval_set, load_jsonl
 from assistant.ingest.normalize import compact
-from assistant.evaluation.runs import RunItem, atomic_write
+from assistant.evaluation.runs import RunItem
+from assistant.files import atomic_write
 from assistant.index.sentence_index import Unit
 from assistant.ingest.sentences import clause_spans
 from assistant.settings import Settings

@@ -18,7 +18,7 @@ import gradio as gr
 
 from assistant import ui_train
 
-from assistant.evaluation import eval_drafts, report, runs, sets
+from assistant.evaluation import eval_drafts, keep, report, runs, sets
 from assistant.errors import UserError
 from assistant.evaluation.evaluate import LOADERS, load_eval_set
 from assistant.evaluation.feedback import FeedbackItem, FeedbackStore
@@ -239,10 +239,10 @@ def eval_tab(assistant, settings: Settings) -> None:
         # an upload is named by its own name: its path is Gradio's temporary folder's, not the user's
         shown_as = Path(uploaded).name if uploaded else None
         loaded = load_eval_set(Path(source), settings.max_question_chars, shown_as=shown_as)
-        planned = runs.plan_run(assistant, Path(source), loaded, Path(source).name, shown_as, without_trained)
+        planned = keep.plan_run(assistant, Path(source), loaded, Path(source).name, shown_as, without_trained)
         if planned.loaded.errors:
             gr.Warning(f"跳过了 {len(planned.loaded.errors)} 行，其余照常评测。第一行的问题：{planned.loaded.errors[0]}")
-        folder = runs.keep_run(settings, planned, progress)
+        folder = keep.keep_run(settings, planned, progress)
         return show(runs.KeptRun(folder))
 
     @friendly

@@ -8,7 +8,8 @@ from assistant.answer_models import Answer, Citation, Passage
 from pathlib import Path
 
 from assistant.evaluation.evaluate import EvalItem, score_item
-from assistant.evaluation.runs import RunMeta, RunWriter
+from assistant.evaluation.keep import RunWriter
+from assistant.evaluation.runs import RunMeta
 from assistant.settings import Settings
 
 EVIDENCE = "杭州 124 个，年产值 3380 亿元"

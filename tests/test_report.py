@@ -12,7 +12,7 @@ import pytest
 
 import cli_runner
 
-from assistant.evaluation import report, runs
+from assistant.evaluation import keep, report, runs
 from assistant.errors import UserError
 from conftest import make_settings
 from run_factory import MIXED, save_run
@@ -199,7 +199,7 @@ def test_a_staging_folder_left_by_a_killed_run_is_removed_by_the_next_run_and_a_
     killed.mkdir(parents=True)
     (killed / "items.jsonl").write_bytes(b"{}\n" * 1000)
     meta = runs.RunMeta(id="20250101-000000-0001", created_at="2025-01-01T00:00:00", eval_set="s.jsonl", mode="extractive")
-    with runs.RunWriter(settings, meta) as live:
+    with keep.RunWriter(settings, meta) as live:
         for folder in (killed, live.staging):
             os.utime(folder, (0, 0))  # both look old; only the lock tells them apart
         save_run(settings, "20250101-000000-aaaa", MIXED)

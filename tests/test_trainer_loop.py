@@ -19,7 +19,7 @@ import pytest
 
 import cli_runner
 from assistant import training_data, ui_train
-from assistant.evaluation import eval_drafts, runs, sets
+from assistant.evaluation import eval_drafts, keep, runs, sets
 from assistant.errors import UserError
 from assistant.evaluation.evaluate import load_eval_set
 from fake_openai_server import FakeOpenAI
@@ -41,8 +41,8 @@ def env_of(settings) -> dict[str, str]:
 
 def held_out_run(assistant, settings) -> runs.KeptRun:
     path = settings.evals_dir / "held.jsonl"
-    planned = runs.plan_run(assistant, path, load_eval_set(path), path.name)
-    return runs.KeptRun(runs.keep_run(settings, planned))
+    planned = keep.plan_run(assistant, path, load_eval_set(path), path.name)
+    return runs.KeptRun(keep.keep_run(settings, planned))
 
 
 def failed_item(run: runs.KeptRun, item_id: str) -> runs.RunItem:

@@ -320,7 +320,7 @@ def score_items(
     ask: Callable[..., Answer], items: list[EvalItem], progress: Callable[[int, int], None] | None = None
 ) -> Iterator[tuple[EvalItem, ItemResult]]:
     """Ask and score the items one at a time, yielding each as it is done, so a caller can store
-    it and let it go (`runs.RunWriter`) instead of holding a whole run."""
+    it and let it go (`keep.RunWriter`) instead of holding a whole run."""
     for i, item in enumerate(items):
         if progress:
             progress(i, len(items))
@@ -330,6 +330,6 @@ def score_items(
 
 
 def run_eval(ask: Callable[..., Answer], items: list[EvalItem], progress: Callable[[int, int], None] | None = None) -> EvalRun:
-    """The whole run in memory: for the benchmarks' sets; kept runs stream through `runs.RunWriter`."""
+    """The whole run in memory: for the benchmarks' sets; kept runs stream through `keep.RunWriter`."""
     results = [result for _, result in score_items(ask, items, progress)]
     return EvalRun(metrics=summarise(results), items=results)

@@ -20,8 +20,10 @@ from markupsafe import Markup, escape
 from pydantic import BaseModel
 
 from assistant.evaluation.evaluate import UNCATEGORISED, ItemResult
-from assistant.evaluation.runs import REPORT_ITEMS, KeptRun, RunItem, RunMeta, RunSummary
+from assistant.evaluation.runs import KeptRun, RunItem, RunMeta, RunSummary
 from assistant.evaluation.sets import role_name
+
+REPORT_ITEMS = 1000  # items report.html shows, failures first; every item is in results.csv
 
 CSV_COLUMNS = [
     "id",
@@ -78,7 +80,7 @@ def cited_sections(item: ItemResult) -> list[str]:
 def csv_cells(r: ItemResult) -> list[str]:
     """One item's results.csv row; list cells joined by " | ". Text cells that a spreadsheet
     would run as a formula get a leading apostrophe, so the file opens as text. The file is
-    written as UTF-8 with BOM (`runs.RunWriter`)."""
+    written as UTF-8 with BOM (`keep.RunWriter`)."""
     return [
         _cell(v)
         for v in (

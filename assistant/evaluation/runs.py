@@ -8,11 +8,11 @@ A run folder holds:
 - `rows.jsonl`: one short line per item (what the 评测 tab's table, filters and a comparison
   need) with the byte offset of its item in items.jsonl, so a page of the table, or one item,
   is read without reading the others;
-- the files a trainer reads: `results.csv`, `metrics.json`, `report.html`.
+- the files a trainer reads: `results.csv`, `metrics.json`, `report.html` (drawn by
+  assistant.evaluation.report).
 
-A run is written item by item into a staging folder as it is scored (`RunWriter`), so memory
-holds counters, not items (a 50,000-item run once took 1.9 GB), and the folder is renamed into
-place when it is whole: a crash never leaves half a run listed.
+Runs are written by assistant.evaluation.keep (the store does not draw reports), and
+`atomic_write` is assistant.files'.
 
 File modes: every file and folder here is created with the process umask (0644/0755 under the
 usual 022), like the index, the feedback store and the drafts. Runs hold the set's questions and
@@ -23,25 +23,19 @@ data folder is the umask's and the folder's business, set once by the operator, 
 
 from __future__ import annotations
 
-import csv
-import fcntl
 import os
 import re
 import secrets
 import shutil
-import time
-from dataclasses import dataclass
 from datetime import datetime
-from functools import partial
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Iterator
 
 from pydantic import BaseModel, Field, ValidationError
 
-from assistant.evaluation import sets
-from assistant.answer_models import Answer
 from assistant.errors import UserError
-from assistant.evaluation.evaluate import EvalItem, EvalRun, ItemResult, LoadReport, Metrics, Tally, score_items
+from assistant.files import atomic_write
+from assistant.evaluation.evaluate import EvalItem, EvalRun, ItemResult, Metrics, Tally
 from assistant.settings import Settings
 
 RUN_FILE = "run.json"
@@ -49,9 +43,6 @@ META_FILE = "meta.json"  # what a listing of runs needs, so listing never reads 
 ITEMS_FILE = "items.jsonl"
 ROWS_FILE = "rows.jsonl"
 RUN_ID = re.compile(r"^[0-9]{8}-[0-9]{6}-[0-9a-f]{4}$")
-STAGING = re.compile(r"^\.[0-9]{8}-[0-9]{6}-[0-9a-f]{4}\..+\.tmp$")
-REPORT_ITEMS = 1000  # items report.html shows, failures first; every item is in results.csv
-STALE_AFTER_S = 60  # a staging folder nobody holds and older than this was left by a killed run
 
 
 class ModelStamp(BaseModel):
@@ -138,63 +129,6 @@ def new_run_id() -> str:
     return f"{datetime.now():%Y%m%d-%H%M%S}-{secrets.token_hex(2)}"
 
 
-@dataclass
-class PlannedRun:
-    """A run about to start: its description, its items, and how to ask them (the assistant
-    pinned to the model the run started with, so a retrain meanwhile does not mix two models)."""
-
-    meta: RunMeta
-    loaded: LoadReport
-    ask: Callable[..., Answer]
-
-
-def plan_run(assistant, source: Path, loaded: LoadReport, eval_set: str, shown_as: str | None = None,
-             drop_trained: bool = False) -> PlannedRun:
-    """Describe a run of the set `loaded` from `source` (when, which set and role, index, model,
-    answer mode). A held-out set the model trained on is refused, or run without those items
-    (`drop_trained`)."""
-    role = sets.role_of(assistant.settings, source)
-    engine = assistant.engine
-    if role == sets.HELD_OUT:
-        loaded = sets.guard_held_out(loaded, shown_as or source.name, engine.model_meta, drop_trained)
-    manifest = engine.index.manifest
-    meta = RunMeta(
-        id=new_run_id(),
-        created_at=datetime.now().isoformat(timespec="seconds"),
-        eval_set=eval_set,
-        mode=assistant.mode,
-        index_build=manifest.build_id,
-        embedding=manifest.embedding_spec.describe(),
-        skipped_rows=loaded.errors,
-        role=role,
-        model=ModelStamp.of(engine.model_meta),
-        model_recorded=True,
-    )
-    return PlannedRun(meta, loaded, partial(assistant.ask, engine=engine))
-
-
-def keep_run(settings: Settings, planned: PlannedRun, progress: Callable[[int, int], None] | None = None,
-             also: Path | None = None) -> Path:
-    """Ask and score every item, keeping the run as it goes (`RunWriter`); the run's folder."""
-    with RunWriter(settings, planned.meta) as writer:
-        for item, result in score_items(planned.ask, planned.loaded.items, progress):
-            writer.add(result, item.evidence)
-        return writer.finish(also=also)
-
-
-def atomic_write(path: Path, data: str, encoding: str = "utf-8") -> None:
-    """Write beside the target, then rename over it: readers see the old file or the new one.
-    The file is created with the umask's mode (see the module's docstring)."""
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
-    try:
-        with open(tmp, "x", encoding=encoding, newline="") as handle:
-            handle.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-
-
 class ItemFiles:
     """items.jsonl and rows.jsonl of a folder, appended one item at a time, with the tally."""
 
@@ -216,112 +150,6 @@ class ItemFiles:
 
     def summary(self, meta: RunMeta) -> RunSummary:
         return RunSummary(meta=meta, metrics=self.tally.metrics(), categories=self.tally.by_category(), failures=self.tally.failures)
-
-
-class RunWriter:
-    """One run being kept, written as it is scored:
-
-        with RunWriter(settings, meta) as writer:
-            for item, result in score_items(ask, items):
-                writer.add(result, item.evidence)
-            folder = writer.finish(also=out)
-
-    Each item is appended to items.jsonl, rows.jsonl and results.csv in a staging folder at once;
-    report.html keeps the first REPORT_ITEMS failures and passes. `finish` writes the metrics and
-    the report and renames the folder into place; leaving the block without it removes the
-    staging folder. A staging folder left by a killed run is removed by the next run."""
-
-    def __init__(self, settings: Settings, meta: RunMeta) -> None:
-        self.meta, self.root = meta, runs_dir(settings)
-        self.failed: list[RunItem] = []
-        self.passed: list[RunItem] = []
-        try:
-            self.root.mkdir(parents=True, exist_ok=True)
-            _remove_stale_staging(self.root)
-            self.staging = self.root / f".{meta.id}.{secrets.token_hex(4)}.tmp"
-            self.staging.mkdir()
-            self._held = _hold(self.staging)
-            self.files = ItemFiles(self.staging)
-            self.csv_handle = open(self.staging / "results.csv", "x", encoding="utf-8-sig", newline="")
-        except OSError as exc:
-            raise UserError(f"cannot write to the data directory {self.root}: {exc.strerror or exc}") from None
-        from assistant.evaluation import report  # report renders this module's models, so it imports them
-
-        self.report = report
-        self.csv = csv.writer(self.csv_handle, lineterminator="\r\n")
-        self.csv.writerow(report.CSV_COLUMNS)
-
-    def __enter__(self) -> RunWriter:
-        return self
-
-    def __exit__(self, *_exc) -> None:
-        self._close()
-        if self.staging.exists():
-            shutil.rmtree(self.staging, ignore_errors=True)
-
-    def add(self, result: ItemResult, evidence: list[str]) -> None:
-        item = RunItem.model_construct(**result.__dict__, evidence=evidence)  # validated when scored
-        try:
-            self.files.add(item)
-            self.csv.writerow(self.report.csv_cells(item))
-            for handle in (self.files.items, self.files.rows, self.csv_handle):
-                handle.flush()  # on disk as it is scored, not in this process's buffers
-        except OSError as exc:
-            raise UserError(f"cannot write the run to {self.root}: {exc.strerror or exc}") from None
-        shown = self.passed if item.correct else self.failed
-        if len(shown) < REPORT_ITEMS:
-            shown.append(item)
-
-    def finish(self, also: Path | None = None) -> Path:
-        """Write the summary files, put the run in place, and copy it into `also` when given
-        (`assistant eval --out`)."""
-        self._close()
-        summary = self.files.summary(self.meta)
-        shown = (self.failed + self.passed)[:REPORT_ITEMS]
-        files = {
-            "metrics.json": self.report.metrics_json(summary),
-            "report.html": self.report.report_html(summary, shown, self.files.tally.latencies),
-            RUN_FILE: summary.model_dump_json(indent=2),
-            META_FILE: self.meta.model_dump_json(indent=2),
-        }
-        target = self.root / self.meta.id
-        try:
-            for name, text in files.items():
-                (self.staging / name).write_text(text, encoding="utf-8")
-            os.replace(self.staging, target)
-            (target / _HOLD_FILE).unlink()
-        except OSError as exc:
-            raise UserError(f"cannot write the run to {self.root}: {exc.strerror or exc}") from None
-        if also is not None:
-            copy_run(target, also)
-        return target
-
-    def _close(self) -> None:
-        for handle in (self.files, self.csv_handle, self._held):
-            handle.close()
-
-
-_HOLD_FILE = ".writing"
-
-
-def _hold(staging: Path):
-    """An exclusive lock on a staging folder for as long as its writer lives (closed with the
-    process however it ends): a staging folder that can be locked was left by a killed run."""
-    handle = open(staging / _HOLD_FILE, "a+")
-    fcntl.flock(handle, fcntl.LOCK_EX)
-    return handle
-
-
-def _remove_stale_staging(root: Path) -> None:
-    for folder in root.iterdir():
-        try:
-            if not STAGING.match(folder.name) or time.time() - folder.stat().st_mtime < STALE_AFTER_S:
-                continue  # (young: its writer may be about to lock it)
-            with open(folder / _HOLD_FILE, "a+") as handle:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                shutil.rmtree(folder, ignore_errors=True)
-        except (BlockingIOError, FileNotFoundError, NotADirectoryError):
-            continue  # a live run's, or finished meanwhile
 
 
 def copy_run(folder: Path, also: Path) -> None:

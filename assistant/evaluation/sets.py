@@ -21,6 +21,7 @@ from typing import Iterable
 
 from assistant.errors import UserError
 from assistant.evaluation.evaluate import LOADERS, EvalItem, LoadReport, load_eval_set
+from assistant.files import atomic_write
 from assistant.ingest.normalize import normalize_query
 from assistant.settings import Settings
 
@@ -75,8 +76,6 @@ def set_role(settings: Settings, path: Path, role: str) -> None:
     if _folder_role(settings, path) is None:
         raise UserError(f"{path.name} 不在评测集目录 {settings.evals_dir} 或训练集目录 {settings.train_dir} 中，不能用来训练")
     roles = {**_declared(path.parent), path.name: role}
-    from assistant.evaluation.runs import atomic_write
-
     lines = [f"{_toml_string(name)} = {_toml_string(value)}\n" for name, value in sorted(roles.items())]
     atomic_write(path.parent / SIDECAR, SIDECAR_HEADER + "".join(lines))
 
