@@ -63,7 +63,7 @@ def index(
 ) -> None:
     """Build or update the index of the corpus folder, and retrain when the training data changed."""
     from assistant.index.build import build_index
-    from assistant.tune import ensure_model
+    from assistant.learn.tune import ensure_model
 
     settings = _settings(corpus_dir=corpus, persist_dir=persist, chroma_host=chroma_host, chroma_port=chroma_port)
     with _progress() as progress:
@@ -97,7 +97,7 @@ def tune(
     if generate:
         return _generate(settings, per_sentence)
     from assistant.index.loaded import LoadedIndex
-    from assistant.tune import tune as run_tune
+    from assistant.learn.tune import tune as run_tune
 
     with _progress() as progress:
         report = run_tune(settings, LoadedIndex.open(settings), force=force, progress=progress)
@@ -110,7 +110,7 @@ def _generate(settings: Settings, per_sentence: int) -> None:
                         "lists the sentences that have no training question yet")
     from assistant.index.loaded import LoadedIndex
     from assistant.answer.llm import build_chat_model
-    from assistant.training_data import generate
+    from assistant.learn.training_data import generate
 
     index = LoadedIndex.open(settings)
     if index.units is None:

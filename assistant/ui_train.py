@@ -14,12 +14,12 @@ from dataclasses import dataclass
 
 import gradio as gr
 
-from assistant import training_data
+from assistant.learn import training_data
 
 from assistant.evaluation import eval_drafts, runs, sets
 from assistant.index.ranking import TrainedModel
 from assistant.settings import Settings
-from assistant.tune import STEPS, tune
+from assistant.learn.tune import STEPS, tune
 from assistant.ui_common import friendly
 
 COVERAGE_HEADERS = ["章节", "句子"]

@@ -31,7 +31,7 @@ from assistant.index.build import build_index  # noqa: E402
 from assistant.index.loaded import LoadedIndex  # noqa: E402
 from assistant.settings import Settings  # noqa: E402
 from assistant.evaluation.sets import training_files  # noqa: E402
-from assistant.tune import tune  # noqa: E402
+from assistant.learn.tune import tune  # noqa: E402
 
 COLUMNS = ["answer_accuracy", "citation_accuracy", "hit_at_1", "hit_at_5", "refusal_accuracy"]
 

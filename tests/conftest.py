@@ -70,7 +70,7 @@ def learned_settings(tmp_path_factory, report_settings) -> Settings:
     from filelock import FileLock
 
     from assistant.index.build import build_index
-    from assistant.tune import ensure_model
+    from assistant.learn.tune import ensure_model
 
     shared = _shared_root(tmp_path_factory) / "learned"
     shared.mkdir(exist_ok=True)

@@ -18,7 +18,8 @@ import httpx
 import pytest
 
 import cli_runner
-from assistant import training_data, ui_train
+from assistant import ui_train
+from assistant.learn import training_data
 from assistant.evaluation import eval_drafts, keep, runs, sets
 from assistant.errors import UserError
 from assistant.evaluation.evaluate import load_eval_set

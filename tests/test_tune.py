@@ -23,7 +23,7 @@ def tiny(tmp_path):
 
 
 def test_the_adapter_moves_questions_toward_their_evidence_sentences():
-    from assistant.tune import train_adapter
+    from assistant.learn.tune import train_adapter
 
     rng = np.random.default_rng(0)
     sentences = rng.normal(size=(12, 16)).astype(np.float32)
@@ -40,7 +40,7 @@ def test_the_adapter_moves_questions_toward_their_evidence_sentences():
 
 def test_tuning_is_deterministic_and_the_model_is_recorded(tiny):
     from assistant.index.loaded import LoadedIndex
-    from assistant.tune import tune
+    from assistant.learn.tune import tune
 
     first = tune(tiny, LoadedIndex.open(tiny), force=True)
     adapter = (first.folder / "adapter.npy").read_bytes()
@@ -59,7 +59,7 @@ def test_tuning_is_deterministic_and_the_model_is_recorded(tiny):
 
 
 def test_index_retrains_when_the_training_data_changes_and_only_then(tiny):
-    from assistant.tune import ensure_model
+    from assistant.learn.tune import ensure_model
 
     trained = ensure_model(tiny)
     assert not trained.skipped
@@ -85,7 +85,7 @@ def test_tune_without_training_sets_or_sentence_vectors_says_so_in_one_line(tiny
 def test_the_networks_of_a_classifier_are_averaged_and_stored_as_one():
     from sklearn.neural_network import MLPClassifier
 
-    from assistant.tune import NETWORKS, _fit
+    from assistant.learn.tune import NETWORKS, _fit
 
     rng = np.random.default_rng(0)
     rows = rng.normal(size=(300, 5))

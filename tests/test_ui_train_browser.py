@@ -125,7 +125,7 @@ def test_a_trainer_fixes_a_failed_held_out_item_without_training_on_the_held_out
 
 
 def test_the_coverage_and_the_drafts_a_model_wrote_are_reviewed_in_the_tab(tiny_trained, tmp_path):
-    from assistant import training_data
+    from assistant.learn import training_data
 
     drafts = [{"id": f"gen-{n}", "question": q, "answerable": True, "evidence": ["甲市有 30 个产业集群，年产值 500 亿元。"],
                "category": "generated"} for n, q in enumerate(["甲市集群产值<b>多大</b>？", "甲市那边一年产出多少"])]

@@ -83,7 +83,7 @@ def tiny_settings(root: Path):
 def trained_tiny(root: Path):
     """`tiny_settings(root)` indexed and trained (about 15 s here; nothing to do when it was)."""
     from assistant.index.build import build_index
-    from assistant.tune import ensure_model
+    from assistant.learn.tune import ensure_model
 
     settings = tiny_settings(root)
     build_index(settings)

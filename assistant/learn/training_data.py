@@ -25,7 +25,7 @@ from assistant.files import atomic_write
 from assistant.index.sentence_index import Unit
 from assistant.ingest.sentences import clause_spans
 from assistant.settings import Settings
-from assistant.tune import evidence_units
+from assistant.learn.tune import evidence_units
 
 # below the data folder's top level, where the held-out drafts are: these are no held-out items
 DRAFTS = Path("generated") / "drafts.jsonl"
