@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from assistant.cli import main
+from assistant.app.cli import main
 
 EXECUTABLE = str(Path(sys.executable).parent / "assistant")
 

@@ -8,7 +8,7 @@ from contextlib import contextmanager
 
 import uvicorn
 
-from assistant.api import create_app, listen
+from assistant.app.api import create_app, listen
 
 
 @contextmanager

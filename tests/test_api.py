@@ -10,7 +10,7 @@ import pytest
 from pydantic import SecretStr
 
 from assistant.answer_models import Answer
-from assistant.api import create_app, listen, parse_auth
+from assistant.app.api import create_app, listen, parse_auth
 from assistant.errors import UserError
 import cli_runner
 from live_server import running

@@ -39,7 +39,7 @@ for i in range(100_000):
 CONVERSATION_WRITER = """
 import sys
 from assistant.answer_models import Answer, Citation
-from assistant.conversation_store import ConversationStore
+from assistant.app.conversation_store import ConversationStore
 
 store = ConversationStore(sys.argv[1])
 citation = Citation(n=1, chunk_id="c1", source="r.md", section="一、总论", text="杭州 124 个。" * 40, score=1.0)
@@ -109,7 +109,7 @@ def test_feedback_killed_mid_write_keeps_every_acknowledged_record(tmp_path, ack
 
 @pytest.mark.parametrize("acknowledged", [1, 40])
 def test_a_conversation_killed_mid_answer_keeps_every_acknowledged_turn(tmp_path, acknowledged):
-    from assistant.conversation_store import ConversationStore
+    from assistant.app.conversation_store import ConversationStore
 
     acks = _write_until_killed(CONVERSATION_WRITER, [str(tmp_path)], acknowledged)
     store = ConversationStore(tmp_path)

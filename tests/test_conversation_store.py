@@ -8,7 +8,7 @@ from datetime import timezone
 import pytest
 
 from assistant.answer_models import Answer, Citation
-from assistant.conversation_store import LISTED, MAX_TITLE_CHARS, ConversationStore, Gone, title_from
+from assistant.app.conversation_store import LISTED, MAX_TITLE_CHARS, ConversationStore, Gone, title_from
 from assistant.errors import UserError
 
 ANN, BOB = "user:ann", "browser:0123456789abcdef0123456789abcdef"

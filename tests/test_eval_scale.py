@@ -55,9 +55,9 @@ def write_set(path: Path, n: int) -> Path:
 
 
 def cli_eval(monkeypatch, report_assistant, settings, eval_set: Path, on_ask=None):
-    import assistant.cli
+    import assistant.app.cli
 
-    monkeypatch.setattr(assistant.cli, "open_assistant", lambda opened: Remembering(report_assistant, opened, on_ask))
+    monkeypatch.setattr(assistant.app.cli, "open_assistant", lambda opened: Remembering(report_assistant, opened, on_ask))
     env = {"ASSISTANT_DATA_DIR": str(settings.data_dir), "ASSISTANT_PERSIST_DIR": str(settings.persist_dir),
            "ASSISTANT_EMBEDDING": "hashing"}
     result = cli_runner.run("eval", "--set", str(eval_set), env=env)

@@ -7,10 +7,10 @@ import openai
 import pytest
 from pydantic import SecretStr
 
-from assistant.api import create_app, parse_api_keys
+from assistant.app.api import create_app, parse_api_keys
 from assistant.answer.chain import Assistant
 from assistant.errors import UserError
-from assistant.openai_api import SUPERSEDED, ChatMessage, continuation, conversation
+from assistant.app.openai_api import SUPERSEDED, ChatMessage, continuation, conversation
 from assistant.answer.reply import reply_text, strip_sources
 from fake_openai_server import FakeOpenAI, quote_first_passage
 from live_server import running

@@ -219,7 +219,7 @@ def test_an_uploaded_set_is_read_only_from_the_upload_folder(tmp_path):
     from gradio.utils import get_upload_folder
 
     from assistant.errors import UserError
-    from assistant.ui_eval import uploaded_file
+    from assistant.app.ui_eval import uploaded_file
 
     outside = tmp_path / "set.jsonl"
     outside.write_text("{}\n", encoding="utf-8")

@@ -18,7 +18,7 @@ import httpx
 import pytest
 
 import cli_runner
-from assistant import ui_train
+from assistant.app import ui_train
 from assistant.learn import training_data
 from assistant.evaluation import eval_drafts, keep, runs, sets
 from assistant.errors import UserError

@@ -1,4 +1,4 @@
-"""The chat tab in a real browser: `assistant.api.create_app` served over HTTP on 127.0.0.1,
+"""The chat tab in a real browser: `assistant.app.api.create_app` served over HTTP on 127.0.0.1,
 Debian's Chromium driven by Playwright, at a laptop's size and a phone's (every test runs at both)."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from assistant import ui as chat_ui
+from assistant.app import ui as chat_ui
 from assistant.answer_models import Answer
 from assistant.evaluation.feedback import FeedbackStore
 from assistant.answer.reply import reply_text
@@ -246,7 +246,7 @@ def test_follow_ups_ask_their_question_and_the_conversation_exports_to_markdown_
     from docx import Document
 
     from assistant.answer.reply import reply_blocks
-    from assistant.suggest import FollowUps
+    from assistant.app.suggest import FollowUps
 
     _, recording, page, size = ui
     new_chat(page)

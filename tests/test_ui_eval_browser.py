@@ -1,4 +1,4 @@
-"""The 评测 tab in a real browser: the real server (`assistant.api.create_app`) on 127.0.0.1, Debian's
+"""The 评测 tab in a real browser: the real server (`assistant.app.api.create_app`) on 127.0.0.1, Debian's
 Chromium through Playwright, at a laptop's size and a phone's. One small run with its Chinese
 progress bar, a pass/fail filter, one row's detail, a comparison across sets, a draft item."""
 

@@ -1,4 +1,4 @@
-"""The trainer's loop in a real browser, on the real served app (`assistant.api.create_app` over
+"""The trainer's loop in a real browser, on the real served app (`assistant.app.api.create_app` over
 HTTP, Debian's Chromium through Playwright), at a laptop's size and a phone's: run a held-out
 set → pick a failure → add a training item with its evidence → 「重新训练」 → run it again → the
 comparison shows the item fixed, and the model never trained on the held-out set.

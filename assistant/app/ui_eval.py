@@ -16,14 +16,14 @@ from pathlib import Path
 
 import gradio as gr
 
-from assistant import ui_train
+from assistant.app import ui_train
 
 from assistant.evaluation import eval_drafts, keep, report, runs, sets
 from assistant.errors import UserError
 from assistant.evaluation.evaluate import LOADERS, load_eval_set
 from assistant.evaluation.feedback import FeedbackItem, FeedbackStore
 from assistant.settings import Settings
-from assistant.ui_common import friendly
+from assistant.app.ui_common import friendly
 
 ALL = "全部"
 PASS, FAIL = "通过", "未通过"

@@ -24,15 +24,15 @@ import gradio as gr
 
 from assistant.answer_models import Answer, Citation
 from assistant.answer.chain import Assistant
-from assistant.conversation_store import ConversationStore, ConversationSummary, Gone
+from assistant.app.conversation_store import ConversationStore, ConversationSummary, Gone
 from assistant.errors import UserError
-from assistant.export import write_exports
+from assistant.app.export import write_exports
 from assistant.evaluation.feedback import FeedbackStore
 from assistant.answer.reply import reply_text
 from assistant.settings import Settings
-from assistant.suggest import FollowUps
-from assistant.ui_eval import eval_tab
-from assistant import ui_source
+from assistant.app.suggest import FollowUps
+from assistant.app.ui_eval import eval_tab
+from assistant.app import ui_source
 
 log = logging.getLogger(__name__)
 

@@ -1,5 +1,5 @@
 """The HTTP server: `POST /api/ask`, `GET /api/health`, the OpenAI chat API under `/v1`
-(assistant.openai_api) and the chat UI mounted at `/`.
+(assistant.app.openai_api) and the chat UI mounted at `/`.
 
 `/api/ask` returns exactly `Answer.model_dump()`, the JSON of `assistant ask --json`. Every
 bad request is a 4xx `{"error": "..."}` (under /v1, OpenAI's error object); nothing answers
@@ -30,8 +30,8 @@ from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from assistant.errors import UserError
-from assistant.openai_api import EXAMPLE as OPENAI_EXAMPLE
-from assistant.openai_api import error_body, install, is_openai_path
+from assistant.app.openai_api import EXAMPLE as OPENAI_EXAMPLE
+from assistant.app.openai_api import error_body, install, is_openai_path
 from assistant.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -249,7 +249,7 @@ def create_app(settings: Settings, assistant=None):
     import gradio as gr
 
     from assistant.answer.chain import Assistant
-    from assistant.ui import PAGE_LANG, build_ui, page_options
+    from assistant.app.ui import PAGE_LANG, build_ui, page_options
 
     assistant = assistant or Assistant(settings)
     users = parse_auth(settings.auth.get_secret_value()) if settings.auth else []

@@ -315,7 +315,7 @@ def serve(
     chroma_port: Optional[int] = ChromaPortOption,
 ) -> None:
     """Serve the chat UI and the HTTP APIs (POST /api/ask, GET /api/health, the OpenAI API under /v1)."""
-    from assistant.api import serve as run_server
+    from assistant.app.api import serve as run_server
 
     run_server(_settings(host=host, port=port, persist_dir=persist, chroma_host=chroma_host, chroma_port=chroma_port))
 
@@ -327,7 +327,7 @@ def mcp(
     chroma_port: Optional[int] = ChromaPortOption,
 ) -> None:
     """Serve the assistant to MCP hosts on stdio (tools ask, search, outline; one resource per document)."""
-    from assistant.mcp_server import serve_stdio
+    from assistant.app.mcp_server import serve_stdio
 
     settings = _settings(persist_dir=persist, chroma_host=chroma_host, chroma_port=chroma_port)
     try:
