@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from assistant.app import ui as chat_ui
+from assistant.app import ui as chat_ui, ui_chat, ui_render
 from assistant.answer_models import Answer
 from assistant.evaluation.feedback import FeedbackStore
 from assistant.answer.reply import reply_text
@@ -91,7 +91,7 @@ def test_new_chat_and_the_trash_button_forget_the_turns_even_mid_stream(ui, monk
     ask(page, "宁波有多少个产业集群？", 0)
     assert recording.histories[-1] == []
 
-    monkeypatch.setattr(chat_ui, "STREAM_PAUSE_S", 0.15)  # ~3.6 s of streaming: time to press 新对话 in it
+    monkeypatch.setattr(ui_chat, "STREAM_PAUSE_S", 0.15)  # ~3.6 s of streaming: time to press 新对话 in it
     page.locator("#question textarea").fill("我省产业集群存在哪些主要问题？")
     page.locator("#question textarea").press("Enter")
     page.wait_for_function(
@@ -103,7 +103,7 @@ def test_new_chat_and_the_trash_button_forget_the_turns_even_mid_stream(ui, monk
     new_chat(page)
     page.wait_for_timeout(4000)  # past the end of the stream that was stopped
     assert page.locator(ONE_PER_ANSWER).count() == 0 and page.locator(USER_MESSAGES).count() == 0
-    monkeypatch.setattr(chat_ui, "STREAM_PAUSE_S", 0.0)
+    monkeypatch.setattr(ui_chat, "STREAM_PAUSE_S", 0.0)
     ask(page, "温州有多少个产业集群？", 0)
     assert recording.histories[-1] == []
     assert page.locator(USER_MESSAGES).count() == 1
@@ -238,8 +238,8 @@ def test_the_page_is_chinese_accessible_and_says_how_it_answers(ui, report_index
     ({"kind": "hashing", "model": "char-1-2gram-idf"}, "字词匹配"),
 ])
 def test_the_status_line_names_the_embedding_in_words(embedding, words):
-    assert chat_ui.matching_words(embedding) == words
-    assert re.fullmatch(r"2026-01-01 08:00（北京时间）", chat_ui.china_time("2026-01-01T00:00:00+00:00"))
+    assert ui_render.matching_words(embedding) == words
+    assert re.fullmatch(r"2026-01-01 08:00（北京时间）", ui_render.china_time("2026-01-01T00:00:00+00:00"))
 
 
 def test_follow_ups_ask_their_question_and_the_conversation_exports_to_markdown_and_word(ui):

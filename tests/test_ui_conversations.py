@@ -233,7 +233,7 @@ def test_with_a_login_the_list_is_the_users_on_any_browser_and_no_one_elses(repo
     (None, {"id": 1}, "browser:", False),
 ])
 def test_the_owner_is_the_login_or_the_browsers_own_random_id(username, stored, owner_prefix, kept):
-    from assistant.app.ui import owner_of
+    from assistant.app.ui_chat import owner_of
 
     owner, browser_id = owner_of(username, stored)
     assert owner.startswith(owner_prefix) and (browser_id == stored) == kept
@@ -245,7 +245,7 @@ def test_a_list_entry_is_its_title_and_its_china_time():
     from datetime import datetime, timezone
 
     from assistant.app.conversation_store import ConversationSummary
-    from assistant.app.ui import CHINA, list_label
+    from assistant.app.ui_render import CHINA, list_label
 
     answered = ConversationSummary("c1", "杭州温州对比", datetime(2026, 11, 29, 16, 5, tzinfo=timezone.utc))
     assert list_label(answered, datetime(2026, 12, 1, tzinfo=CHINA)) == "杭州温州对比\n11-30 00:05"

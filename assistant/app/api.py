@@ -249,7 +249,8 @@ def create_app(settings: Settings, assistant=None):
     import gradio as gr
 
     from assistant.answer.chain import Assistant
-    from assistant.app.ui import PAGE_LANG, build_ui, page_options
+    from assistant.app.ui import build_ui
+    from assistant.app.ui_page import PAGE_LANG, page_options
 
     assistant = assistant or Assistant(settings)
     users = parse_auth(settings.auth.get_secret_value()) if settings.auth else []

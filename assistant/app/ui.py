@@ -1,7 +1,7 @@
 """The chat UI (Gradio Blocks): questions in, streamed answers with numbered citations out.
 
-Every answer comes from `Assistant.ask`; this module only renders it. All text from a user or
-from the report is HTML-escaped here before it reaches the page, and the chatbot renders HTML
+Every answer comes from `Assistant.ask`; the chat only renders it. All text from a user or
+from the report is HTML-escaped (assistant.app.ui_render) before it reaches the page, and the chatbot renders HTML
 (not Markdown) through Gradio's sanitizer, so a question like `<img onerror=…>` stays text.
 Conversation state (answers, feedback ids) lives server-side in `gr.State`, never in the page;
 past conversations are kept by `ConversationStore`, listed beside the chat.
@@ -9,29 +9,27 @@ past conversations are kept by `ConversationStore`, listed beside the chat.
 
 from __future__ import annotations
 
-import html
 import logging
-import re
 import tempfile
-import time
 import uuid
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 
 import gradio as gr
 
-from assistant.answer_models import Answer, Citation
+from assistant.answer_models import Answer
 from assistant.answer.chain import Assistant
-from assistant.app.conversation_store import ConversationStore, ConversationSummary, Gone
+from assistant.app.conversation_store import ConversationStore, Gone
 from assistant.errors import UserError
 from assistant.app.export import write_exports
 from assistant.evaluation.feedback import FeedbackStore
-from assistant.answer.reply import reply_text
 from assistant.settings import Settings
 from assistant.app.suggest import FollowUps
+from assistant.app.ui_chat import BROWSER_ID_KEY, BROWSER_ID_SECRET, Conversation, answer_events, owner_of
 from assistant.app.ui_eval import eval_tab
+from assistant.app.ui_page import COUNT_JS, FOLD_LIST_JS, SHOW_COMMENT_JS, TOGGLE_LIST_JS
+from assistant.app.ui_render import CHINA, escape, list_label, render_partial, status_line
 from assistant.app import ui_source
 
 log = logging.getLogger(__name__)
@@ -43,361 +41,7 @@ EXAMPLES = [
     "产业集群带来了哪些生态问题？",
     "怎样发展新兴产业集群？",
 ]
-# a text piece longer than STREAM_SPLIT_CHARS (a model's deltas are shorter) is shown in
-# STREAM_PIECES parts, STREAM_PAUSE_S apart: a visible stream that costs under ~1 s
-STREAM_SPLIT_CHARS = 48
-STREAM_PIECES = 24
-STREAM_PAUSE_S = 0.03
-RESET_WAIT_S = 1.0  # how long 新对话 waits for a streaming answer to stop (a model's delta may take longer)
-MODES = {"extractive": "原文摘录", "llm": "大模型生成"}
-CHINA = timezone(timedelta(hours=8), "北京时间")
-# The page is Chinese whatever the browser's language: Gradio takes its locale, and <html lang>,
-# from the browser (api.PageLanguage pins it), and its zh-CN labels lack these.
-PAGE_LANG = "zh-CN"
-GRADIO_LABELS = {"chatbot.copy_message": "复制", "chatbot.copied_message": "已复制", "chatbot.clear": "清空对话"}
-# Without a login, a browser's conversations are found by a random id it keeps in localStorage.
-# Gradio encrypts a BrowserState with a key it sends to the page in its config, so the key hides
-# nothing; it is fixed so that an id stored before a restart still reads after it (Gradio's
-# default, a new random key each start, made every restart lose every browser's conversations).
-BROWSER_ID_KEY = BROWSER_ID_SECRET = "assistant-browser-id"
-_BROWSER_ID = re.compile(r"[0-9a-f]{32}")
 NO_CONVERSATIONS = "还没有保存的对话。每个回答完成后，对话会自动保存在这里。"
-
-CSS = """
-.answer-text, .passage { white-space: pre-wrap; }
-.citations { margin-top: .7em; padding-top: .4em; border-top: 1px solid var(--border-color-primary); font-size: .92em; }
-.citations-title { color: var(--body-text-color-subdued); margin-bottom: .2em; }
-.citation { margin: .25em 0; }
-.citation summary { cursor: pointer; }
-.citation .source { color: var(--body-text-color-subdued); margin-left: .5em; font-size: .9em; }
-.citation .passage { margin: .3em 0 .5em; padding: .4em .7em; background: var(--background-fill-secondary);
-  border-left: 3px solid var(--color-accent); line-height: 1.7; }
-.citation mark { background: #fde68a; color: inherit; padding: 0 .1em; }
-a.cite-ref { font-weight: 600; text-decoration: none; }
-.extractive { margin-top: .5em; white-space: pre-wrap; }
-.warnings { margin-top: .5em; padding: .35em .7em; border-left: 3px solid #d97706; background: #fef3c7;
-  color: #78350f; font-size: .92em; }
-.copy-row { margin-top: .5em; }
-.copy-row .plain-text { display: none; }
-button.copy-answer { font-size: .85em; padding: .15em .6em; border: 1px solid var(--border-color-primary);
-  border-radius: var(--radius-sm); background: var(--background-fill-primary); color: var(--body-text-color); cursor: pointer; }
-:is(#examples, #follow-ups) { gap: .4em; flex-wrap: wrap; align-items: center; }
-:is(#examples, #follow-ups) > * { flex: 0 0 auto !important; width: auto !important; }
-#export-md { margin-left: auto; }
-.examples-label { font-size: .9em; color: var(--body-text-color-subdued); }
-h1.app-title { font-size: 1.5rem; font-weight: 600; margin: .2em 0 .1em; }
-.status-line { color: var(--body-text-color-subdued); font-size: .9em; }
-#question-count { font-size: .85em; color: var(--body-text-color-subdued); min-height: 1.4em; text-align: right; }
-#question-count.over { color: var(--error-text-color); font-weight: 600; }
-/* 评测 tables: an id never breaks inside (at 8% of a phone's width it wrapped one character a line) */
-:is(#eval-table, #feedback-table) .first-column {
-  width: 7.5em !important; min-width: 7.5em !important; max-width: none !important; flex: 0 0 7.5em !important; }
-:is(#eval-table, #feedback-table) .first-column span { white-space: nowrap; }
-/* a comparison's columns line up; on a phone the text box scrolls sideways (a textarea takes the keyboard) */
-#eval-comparison textarea { font-family: var(--font-mono); white-space: pre; overflow-x: auto; }
-.train-title { font-weight: 600; margin: .2em .4em; }
-.app-header { padding: 0 !important; gap: .2em !important; }
-/* 历史对话: a column beside the chat; on a phone a folded bar above it (#conv-toggle opens it) */
-.conv-heading h2 { font-size: 1rem; font-weight: 600; margin: 0; }
-#conv-toggle { display: none; }
-#conv-toggle::after { content: "▾"; margin-left: .3em; }
-#conv-toggle[aria-expanded="true"]::after { content: "▴"; }
-.conv-note-box:not(:has(.conv-note)) { display: none !important; }
-#conv-list { max-height: calc(50vh + 4em); overflow-y: auto; }
-#conv-list .wrap { flex-direction: column; gap: .3em; }
-#conv-list label { width: 100%; white-space: pre-line; line-height: 1.35; overflow-wrap: anywhere; }
-/* the open one keeps its dot under the pointer (the theme's hover paints it white) */
-#conv-list input:checked { background-color: var(--checkbox-background-color-selected) !important;
-  border-color: var(--checkbox-border-color-selected) !important; }
-.conv-note { font-size: .9em; color: var(--body-text-color-subdued); }
-#conv-actions, #conv-rename, #conv-confirm { gap: .4em; flex-wrap: wrap; align-items: center; }
-:is(#conv-actions, #conv-rename, #conv-confirm) > button { flex: 0 0 auto !important; width: auto !important; }
-@media (max-width: 640px) {
-  h1.app-title { font-size: 1.1rem; margin: 0; }
-  .status-line { font-size: .75rem; line-height: 1.35; }
-  #chat { height: 42vh !important; }
-  .conv-heading { display: none !important; }
-  /* at the right end of the tab bar's line, where a phone has room, not on a line of its own */
-  #conv-toggle { display: flex; align-self: flex-end; width: auto; margin-top: -49px; position: relative; z-index: 1; }
-  #chat-layout { row-gap: 0 !important; }
-  #conversations[data-open] { padding-bottom: var(--layout-gap); }
-  #conversations:not([data-open]) > :not(#conv-toggle) { display: none !important; }
-  #conv-list { max-height: 45vh; }
-}
-"""
-
-# [n] in an answer opens and scrolls to its passage: one click, no matter how old the answer is.
-# 复制回答 copies the answer as plain text (reply.reply_text, kept hidden in the message), not its HTML.
-HEAD = """<script>
-document.addEventListener("click", (event) => {
-  const link = event.target.closest && event.target.closest("a.cite-ref");
-  if (!link) return;
-  const target = document.getElementById(link.getAttribute("href").slice(1));
-  if (!target) return;
-  event.preventDefault();
-  target.open = true;
-  target.scrollIntoView({block: "nearest", behavior: "smooth"});
-});
-document.addEventListener("click", async (event) => {
-  const button = event.target.closest && event.target.closest("button.copy-answer");
-  if (!button) return;
-  const text = button.parentElement.querySelector(".plain-text").textContent;
-  try {
-    await navigator.clipboard.writeText(text);
-  } catch (error) {  // no clipboard API over plain http on another machine: the old way
-    const scratch = document.createElement("textarea");
-    scratch.value = text;
-    document.body.appendChild(scratch);
-    scratch.select();
-    document.execCommand("copy");
-    scratch.remove();
-  }
-  button.textContent = "✓ 已复制";
-  setTimeout(() => { button.textContent = "复制回答"; }, 2000);
-});
-</script>"""
-
-# the question box's live count, run in the browser on every change (typing, pasting, clearing)
-COUNT_JS = """(text) => {
-  const out = document.getElementById("question-count");
-  if (!out) return;
-  const limit = Number(out.dataset.limit), used = [...(text || "")].length;
-  const over = used > limit;
-  out.classList.toggle("over", over);
-  out.textContent = over ? `已输入 ${used} 字，超出上限 ${used - limit} 字：请删减后再发送，否则不会发送。`
-                         : (used ? `${used} / ${limit} 字` : "");
-}"""
-
-# after 👍/👎 the comment box opens below the question box: bring it into view (off-screen on a phone)
-SHOW_COMMENT_JS = """() => setTimeout(() => {
-  const box = document.querySelector("#feedback-comment textarea");
-  if (box) { box.scrollIntoView({block: "center"}); box.focus({preventScroll: true}); }
-}, 50)"""
-
-# on a phone, 历史对话 opens and folds the list (data-open, an attribute Gradio never re-renders);
-# choosing a conversation folds it again, so the chat is what shows (run by the event that opens
-# it: a second, script-only listener on the same click was now and then not run)
-TOGGLE_LIST_JS = """() => {
-  const open = document.getElementById("conversations").toggleAttribute("data-open");
-  document.getElementById("conv-toggle").setAttribute("aria-expanded", String(open));
-}"""
-FOLD_LIST_JS = """(...inputs) => {
-  document.getElementById("conversations").removeAttribute("data-open");
-  document.getElementById("conv-toggle").setAttribute("aria-expanded", "false");
-  return inputs;
-}"""
-
-_CITE = re.compile(r"\[(\d+)\]")
-Event = str | Answer
-
-
-def page_options() -> dict:
-    """What Gradio 6 takes when the app is mounted rather than in Blocks: theme, CSS, script.
-
-    System fonts only (the default theme fetches Google Fonts, which these machines cannot reach).
-    Colours darkened to WCAG AA (4.5:1): Gradio's subdued grey and its orange buttons and tab
-    are 1.8–2.8:1 on white.
-    """
-    fonts = ["Noto Sans CJK SC", "PingFang SC", "Microsoft YaHei", "system-ui", "sans-serif"]
-    theme = gr.themes.Default(font=fonts, font_mono=["Noto Sans Mono CJK SC", "monospace"]).set(
-        color_accent="*primary_700",  # the selected tab's text
-        body_text_color_subdued="*neutral_600",
-        body_text_color_subdued_dark="*neutral_300",
-        button_primary_background_fill="*primary_700",
-        button_primary_background_fill_hover="*primary_800",
-        button_primary_background_fill_dark="*primary_700",
-        button_primary_background_fill_hover_dark="*primary_800",
-        button_primary_text_color="white",
-        input_placeholder_color="*neutral_500",
-    )
-    return {"theme": theme, "css": CSS + ui_source.CSS, "head": HEAD + ui_source.SOURCE_JS, "i18n": gr.I18n(**{PAGE_LANG: GRADIO_LABELS})}
-
-
-# ---------------------------------------------------------------- rendering (pure functions)
-
-
-def _e(text: str) -> str:
-    return html.escape(text, quote=True)
-
-
-def highlight(text: str, spans: list[tuple[int, int]]) -> str:
-    """`text` escaped, with the quoted spans wrapped in <mark>; bad or overlapping spans are tolerated."""
-    clipped = sorted((max(0, a), min(len(text), b)) for a, b in spans if min(len(text), b) > max(0, a))
-    out, at = [], 0
-    for start, end in clipped:
-        start = max(start, at)
-        if end <= start:
-            continue
-        out += [_e(text[at:start]), f"<mark>{_e(text[start:end])}</mark>"]
-        at = end
-    out.append(_e(text[at:]))
-    return "".join(out)
-
-
-def _anchor(turn: int, n: int) -> str:
-    return f"cite-{turn}-{n}"
-
-
-def _link_citations(text: str, turn: int, numbers: set[int]) -> str:
-    def link(match: re.Match) -> str:
-        n = int(match.group(1))
-        if n not in numbers:
-            return match.group(0)
-        return f'<a class="cite-ref" href="#{_anchor(turn, n)}">[{n}]</a>'
-
-    return _CITE.sub(link, _e(text))
-
-
-def _citation(turn: int, c: Citation) -> str:
-    where = _e(c.section or c.title or c.source)
-    return (
-        f'<details class="citation" id="{_anchor(turn, c.n)}">'
-        f'<summary>[{c.n}] {where}<span class="source">{_e(c.source)}</span></summary>'
-        f'<div class="passage">{highlight(c.text, c.highlights)}</div>{_open_source(c)}</details>'
-    )
-
-
-def _open_source(c: Citation) -> str:
-    """「在原文中查看」: the 原文 tab at this passage, its quoted spans (in the link, `~start-end`) marked."""
-    spans = "".join(f"~{start}-{end}" for start, end in sorted(c.highlights))
-    return f'<a class="open-source" href="#{ui_source.passage_anchor(c.chunk_id)}{spans}">在原文中查看</a>'
-
-
-def render_answer(answer: Answer, turn: int) -> str:
-    """An answer as HTML: text with [n] linked to its passage, then every citation."""
-    parts = [f'<div class="answer-text">{_link_citations(answer.answer, turn, {c.n for c in answer.citations})}</div>']
-    if answer.warnings:
-        parts.append(f'<div class="warnings" role="alert">{"<br>".join("⚠ " + _e(w) for w in answer.warnings)}</div>')
-    if answer.extractive_answer:
-        parts.append(f'<div class="extractive">原文摘录的答案：{_e(answer.extractive_answer)}</div>')
-    if answer.citations:
-        parts.append('<div class="citations"><div class="citations-title">引用原文（点击展开）</div>')
-        parts += [_citation(turn, c) for c in answer.citations]
-        parts.append("</div>")
-    parts.append(_copy_button(reply_text(answer)))
-    return "".join(parts)
-
-
-def _copy_button(text: str) -> str:
-    """复制回答 and the plain text it copies (the reply of the OpenAI API: answer, then numbered
-    sources with section paths), ready for Word or WeChat instead of the message's HTML."""
-    return (
-        '<div class="copy-row"><button type="button" class="copy-answer">复制回答</button>'
-        f'<pre class="plain-text">{_e(text)}</pre></div>'
-    )
-
-
-def render_partial(text: str) -> str:
-    return f'<div class="answer-text">{_e(text)}</div>'
-
-
-def china_time(iso: str) -> str:
-    """An ISO time as officials read it: China time (UTC+8), to the minute; a time without a
-    zone is taken as UTC, the zone the index records."""
-    try:
-        moment = datetime.fromisoformat(iso)
-    except ValueError:
-        return iso
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
-    return f"{moment.astimezone(CHINA):%Y-%m-%d %H:%M}（北京时间）"
-
-
-def list_label(conversation: ConversationSummary, now: datetime) -> str:
-    """A line of 历史对话: the title, and below it when it was last answered in China time (with
-    the year only when it is not this one). Gradio shows a choice's label as text, never markup."""
-    when = conversation.updated_at.astimezone(CHINA)
-    stamp = f"{when:%m-%d %H:%M}" if when.year == now.year else f"{when:%Y-%m-%d %H:%M}"
-    return f"{conversation.title}\n{stamp}"
-
-
-def owner_of(username: str | None, browser_id: object) -> tuple[str, object]:
-    """(whose conversations these are, the id the browser should keep): the login user when
-    there is a login, so they are theirs on any browser; else the browser's own random id, or a
-    new one when it holds none (or anything but such an id)."""
-    if username:
-        return f"user:{username}", browser_id
-    if not (isinstance(browser_id, str) and _BROWSER_ID.fullmatch(browser_id)):
-        browser_id = uuid.uuid4().hex
-    return f"browser:{browser_id}", browser_id
-
-
-def matching_words(embedding: dict) -> str:
-    """How passages are found, in words: the model's short name, or 字词匹配 for the hashing
-    embedding (character n-grams, no model)."""
-    kind, model = embedding.get("kind", ""), str(embedding.get("model", ""))
-    if kind == "hashing":
-        return "字词匹配"
-    name = model.split(" (")[0].rstrip("/").rsplit("/", 1)[-1]
-    return f"语义模型 {name}" if name else "语义模型"
-
-
-def status_line(assistant: Assistant) -> str:
-    """Which index is answering (the one loaded, not whatever is on disk now) and how."""
-    m = assistant.index.manifest
-    return _e(
-        f"索引：{len(m.documents)} 份文档 · {m.chunks} 个段落 · 建于 {china_time(m.built_at)} · "
-        f"检索：{matching_words(m.embedding)} · 回答方式：{MODES.get(assistant.mode, assistant.mode)}"
-    )
-
-
-# ---------------------------------------------------------------- conversation
-
-
-@dataclass
-class Conversation:
-    """One browser session's answers and the feedback row of each rated answer."""
-
-    owner: str | None = None  # whose list it is kept in (set when the page loads)
-    id: str | None = None  # its id in the list, from its first finished answer on
-    answers: list[Answer] = field(default_factory=list)
-    feedback: dict[int, str] = field(default_factory=dict)
-    commenting: int | None = None
-    epoch: int = 0  # bumped by every reset: an answer begun before it belongs to no conversation
-    streaming: bool = False  # while an answer streams (gr.State deep-copies this, so no lock)
-    exports: Path | None = None  # this conversation's own folder for its exported files, made on first use
-
-    def reset(self) -> None:
-        """Forget every turn, in place: an answer still streaming holds this very object, and
-        must find out that its conversation is gone rather than write it back."""
-        self.id = None
-        self.answers.clear()
-        self.feedback.clear()
-        self.commenting = None
-        self.epoch += 1
-
-    def settle(self, timeout_s: float = RESET_WAIT_S) -> None:
-        """Wait (a little) for a streaming answer to see the reset and stop, so that its last
-        piece reaches the page before the empty chat does, not after it."""
-        deadline = time.monotonic() + timeout_s
-        while self.streaming and time.monotonic() < deadline:
-            time.sleep(0.02)
-
-    def history(self) -> list[tuple[str, str]]:
-        return [(a.question, a.answer) for a in self.answers]
-
-    def messages(self) -> list[dict]:
-        out: list[dict] = []
-        for turn, answer in enumerate(self.answers):
-            out.append({"role": "user", "content": _e(answer.question)})
-            out.append({"role": "assistant", "content": render_answer(answer, turn)})
-        return out
-
-
-def answer_events(assistant: Assistant, question: str, history: list[tuple[str, str]]) -> Iterator[Event]:
-    """`Assistant.stream`: text pieces, then the whole `Answer`, which supersedes them.
-
-    A language model streams small deltas; the extractive answer comes as one piece, which is
-    paced out here in short pieces so it reads as a stream too.
-    """
-    for event in assistant.stream(question, history):
-        if isinstance(event, Answer) or len(event) <= STREAM_SPLIT_CHARS:
-            yield event
-            continue
-        size = -(-len(event) // STREAM_PIECES)
-        for start in range(0, len(event), size):
-            yield event[start : start + size]
-            time.sleep(STREAM_PAUSE_S)
 
 
 # what a tab's page runs once it has loaded in a browser: (fn, inputs, outputs)
@@ -486,7 +130,7 @@ def build_chat_tab(assistant: Assistant, settings: Settings) -> PageLoad:
             yield gr.skip(), gr.skip(), gr.skip(), gr.skip()
             return
         epoch, history = state.epoch, state.history()
-        shown = state.messages() + [{"role": "user", "content": _e(text)}]
+        shown = state.messages() + [{"role": "user", "content": escape(text)}]
         state.streaming = True
         # the last answer's follow-ups go (they are about an answer no longer the latest), and the
         # export buttons with them until the files include this answer
@@ -575,7 +219,7 @@ def build_chat_tab(assistant: Assistant, settings: Settings) -> PageLoad:
         saved = kept.conversations(state.owner) if state.owner else []
         now = datetime.now(CHINA)
         message = message or ("" if saved else NO_CONVERSATIONS)
-        sure = f"<div>{_e(f'删除「{deleting}」？删除后无法恢复。')}</div>" if deleting else ""
+        sure = f"<div>{escape(f'删除「{deleting}」？删除后无法恢复。')}</div>" if deleting else ""
         return (gr.Radio(choices=[(list_label(c, now), c.id) for c in saved], value=state.id),
                 gr.Row(visible=state.id is not None), _note(message),
                 gr.Row(visible=renaming is not None), gr.Textbox(value=renaming or ""),
@@ -676,7 +320,7 @@ def build_chat_tab(assistant: Assistant, settings: Settings) -> PageLoad:
 
 
 def _note(message: str) -> str:
-    return f'<div class="conv-note" role="status">{_e(message)}</div>' if message else ""
+    return f'<div class="conv-note" role="status">{escape(message)}</div>' if message else ""
 
 
 # The app's tabs, in order: each is (label, builder(assistant, settings)); a new tab is one entry.
@@ -691,7 +335,7 @@ TABS: list[tuple[str, Callable[[Assistant, Settings], PageLoad | None]]] = [
 def build_ui(assistant: Assistant, settings: Settings) -> gr.Blocks:
     with gr.Blocks(title=TITLE, analytics_enabled=False) as ui:
         with gr.Column(elem_classes="app-header"):
-            gr.HTML(f'<h1 class="app-title">{_e(TITLE)}</h1>', padding=False)
+            gr.HTML(f'<h1 class="app-title">{escape(TITLE)}</h1>', padding=False)
             gr.HTML(f'<div class="status-line" id="status-line">{status_line(assistant)}</div>', padding=False)
         with gr.Tabs():
             for label, build in TABS:
