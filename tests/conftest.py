@@ -96,7 +96,7 @@ def tiny_trained(tmp_path_factory):
     shared by the workers); a test that writes takes its own copy (`tiny_report.copied`)."""
     from filelock import FileLock
 
-    from tiny_report import trained_tiny
+    from support.tiny_report import trained_tiny
 
     shared = _shared_root(tmp_path_factory) / "tiny"
     with FileLock(str(shared) + ".lock"):

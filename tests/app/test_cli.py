@@ -5,7 +5,7 @@ import subprocess
 
 import pytest
 
-from cli_runner import EXECUTABLE, environment, run
+from support.cli_runner import EXECUTABLE, environment, run
 from conftest import REPORT
 
 

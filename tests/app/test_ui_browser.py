@@ -12,9 +12,9 @@ from assistant.app import ui as chat_ui, ui_chat, ui_render
 from assistant.answer_models import Answer
 from assistant.evaluation.feedback import FeedbackStore
 from assistant.answer.reply import reply_text
-from browser import (BOT_MESSAGES, CITATIONS, ONE_PER_ANSWER, SHOTS, SIZES, USER_MESSAGES, ask, chromium_page, in_view,
+from support.browser import (BOT_MESSAGES, CITATIONS, ONE_PER_ANSWER, SHOTS, SIZES, USER_MESSAGES, ask, chromium_page, in_view,
                      new_chat, serious_violations)
-from live_server import running
+from support.live_server import running
 
 pytestmark = pytest.mark.browser
 

@@ -78,7 +78,7 @@ def test_a_local_sentence_transformers_model_builds_and_answers_an_index(tmp_pat
     from assistant.answer.chain import Assistant
     from assistant.index.build import build_index
     from conftest import make_settings
-    from tiny_models import build_bi_encoder
+    from support.tiny_models import build_bi_encoder
 
     model = build_bi_encoder(tmp_path / "st", [report_text])
     assert choose_kind("auto", str(model)) == "sentence-transformers"

@@ -12,7 +12,7 @@ def test_a_missing_reranker_model_is_a_clear_error():
 
 
 def test_a_local_cross_encoder_reorders_the_candidates_it_scores(tmp_path, report_index):
-    from tiny_models import build_cross_encoder
+    from support.tiny_models import build_cross_encoder
 
     model = build_cross_encoder(tmp_path / "ce", [c.heading_text for c in report_index.chunks[:20]])
     reranker = Reranker(str(model), top=5)

@@ -10,12 +10,12 @@ from pathlib import Path
 
 import pytest
 
-import cli_runner
+from support import cli_runner
 
 from assistant.evaluation import keep, report, runs
 from assistant.errors import UserError
 from conftest import make_settings
-from run_factory import MIXED, save_run
+from support.run_factory import MIXED, save_run
 
 
 @pytest.fixture
@@ -171,7 +171,7 @@ def test_a_run_kept_before_meta_files_is_listed_and_given_one(tmp_path):
 def test_a_run_kept_in_the_old_layout_is_upgraded_once_and_reads_as_before(tmp_path):
     """Runs kept before items.jsonl held every item in run.json; they open, list and compare."""
     from assistant.evaluation.evaluate import EvalRun, score_item, summarise
-    from run_factory import ITEMS
+    from support.run_factory import ITEMS
 
     settings = make_settings(tmp_path, tmp_path / "corpus")
     results = [score_item(ITEMS[key], MIXED[key]) for key in ITEMS]
@@ -215,7 +215,7 @@ def test_run_files_take_the_umasks_mode_like_the_feedback_store_and_the_index(tm
     import stat
 
     from assistant.evaluation.feedback import FeedbackStore
-    from run_factory import answer
+    from support.run_factory import answer
 
     settings = make_settings(tmp_path, tmp_path / "corpus")
     before = os.umask(umask)

@@ -12,8 +12,8 @@ from pydantic import SecretStr
 from assistant.answer_models import Answer
 from assistant.app.api import create_app, listen, parse_auth
 from assistant.errors import UserError
-import cli_runner
-from live_server import running
+from support import cli_runner
+from support.live_server import running
 
 
 
@@ -97,7 +97,7 @@ def test_health_describes_the_index_and_mode(client):
 def test_the_ui_is_served_and_no_file_outside_it(client):
     page = client.get("/")
     assert page.status_code == 200 and "浙江省产业集群调研报告" in page.text
-    readme = Path(__file__).resolve().parent.parent / "README.md"
+    readme = Path(__file__).resolve().parents[2] / "README.md"
     for path in ("/etc/passwd", str(readme)):
         for route in (f"/gradio_api/file={path}", f"/file={path}"):
             response = client.get(route)

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from browser import SHOTS, SIZES, chromium_page, serious_violations
-from live_server import running
+from support.browser import SHOTS, SIZES, chromium_page, serious_violations
+from support.live_server import running
 
 pytestmark = pytest.mark.browser
 # four questions on the real report; q-miss asks for a string no answer can contain, so it fails
@@ -198,7 +198,7 @@ def test_downvoted_feedback_becomes_a_draft_item_in_the_data_folder(page, server
 @pytest.fixture(scope="module")
 def big_run(server) -> str:
     """A kept run of 450 items (a, b, c, d over and over: a-0 … d-449), written once per server."""
-    from run_factory import save_large_run
+    from support.run_factory import save_large_run
 
     save_large_run(server[0], "20240101-000000-0450", 450)
     return "20240101-000000-0450"

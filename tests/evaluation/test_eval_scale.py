@@ -20,10 +20,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-import cli_runner
+from support import cli_runner
 from conftest import ROOT
-from live_server import running
-from run_factory import MIXED, save_large_run, save_run
+from support.live_server import running
+from support.run_factory import MIXED, save_large_run, save_run
 
 BIG = 1_200  # more than the report's cap (1,000) and the table's page (200)
 

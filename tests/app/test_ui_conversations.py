@@ -14,10 +14,10 @@ import pytest
 from pydantic import SecretStr
 
 from assistant.app.conversation_store import MAX_TITLE_CHARS, ConversationStore
-from browser import (CITATIONS, ONE_PER_ANSWER, SHOTS, SIZES, USER_MESSAGES, ask, chromium, in_view, new_chat,
+from support.browser import (CITATIONS, ONE_PER_ANSWER, SHOTS, SIZES, USER_MESSAGES, ask, chromium, in_view, new_chat,
                      serious_violations)
-from cli_runner import EXECUTABLE
-from live_server import free_port, running, wait_for_health
+from support.cli_runner import EXECUTABLE
+from support.live_server import free_port, running, wait_for_health
 
 pytestmark = pytest.mark.browser
 XSS = "<img src=x onerror=__xss=1>"  # within the 30 characters a title may have

@@ -7,10 +7,10 @@ import json
 import numpy as np
 import pytest
 
-import cli_runner
+from support import cli_runner
 from assistant.answer.companions import PAIR_FEATURES
 from conftest import make_settings
-from tiny_report import TRAINING, tiny_settings, write_set
+from support.tiny_report import TRAINING, tiny_settings, write_set
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-import cli_runner
+from support import cli_runner
 
 from assistant.answer.chain import Assistant
 from assistant.errors import UserError

@@ -10,7 +10,7 @@ from assistant.evaluation import eval_drafts, sets
 from assistant.errors import UserError
 from assistant.evaluation.evaluate import EvalItem, load_eval_set
 from conftest import ROOT, make_settings
-from tiny_report import HELD_OUT, TRAINING, write_set
+from support.tiny_report import HELD_OUT, TRAINING, write_set
 
 
 @pytest.fixture

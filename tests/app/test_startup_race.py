@@ -13,8 +13,8 @@ import threading
 
 import httpx
 
-import cli_runner
-from live_server import free_port, wait_for_health
+from support import cli_runner
+from support.live_server import free_port, wait_for_health
 
 ASSISTANT = cli_runner.EXECUTABLE
 QUESTIONS = ["2008年中国百佳产业集群评比，浙江入选的都有哪些代表性的集群？", "绍兴有多少个产业集群？"]

@@ -9,7 +9,7 @@ import pytest
 from anyio.from_thread import start_blocking_portal
 from mcp import ClientSession, MCPError, StdioServerParameters, stdio_client
 
-import cli_runner
+from support import cli_runner
 from assistant.ingest.chunk import PATH_SEPARATOR
 from conftest import REPORT
 

@@ -12,8 +12,8 @@ from assistant.answer.chain import Assistant
 from assistant.errors import UserError
 from assistant.app.openai_api import SUPERSEDED, ChatMessage, continuation, conversation
 from assistant.answer.reply import reply_text, strip_sources
-from fake_openai_server import FakeOpenAI, quote_first_passage
-from live_server import running
+from support.fake_openai_server import FakeOpenAI, quote_first_passage
+from support.live_server import running
 
 KEY = "sk-report-test-1"
 MODEL = "zhejiang-report"

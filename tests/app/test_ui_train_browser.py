@@ -15,9 +15,9 @@ from contextlib import contextmanager
 
 import pytest
 
-from browser import SHOTS, SIZES, chromium_page, serious_violations
-from live_server import running
-from tiny_report import HELD_OUT, TALENT_EVIDENCE, TALENT_POLICY, copied, write_set
+from support.browser import SHOTS, SIZES, chromium_page, serious_violations
+from support.live_server import running
+from support.tiny_report import HELD_OUT, TALENT_EVIDENCE, TALENT_POLICY, copied, write_set
 
 pytestmark = pytest.mark.browser
 FAILING = "h-talent-keep"

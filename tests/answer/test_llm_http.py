@@ -8,10 +8,10 @@ import time
 
 import pytest
 
-import cli_runner
+from support import cli_runner
 
 from assistant.answer.chain import Assistant
-from fake_openai_server import FakeOpenAI, passages_of, question_of, quote_first_passage
+from support.fake_openai_server import FakeOpenAI, passages_of, question_of, quote_first_passage
 
 SECRET = "sk-test-secret-123"
 

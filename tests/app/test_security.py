@@ -17,10 +17,10 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
-import cli_runner
-from live_server import free_port, running, wait_for_health
+from support import cli_runner
+from support.live_server import free_port, running, wait_for_health
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 ASSISTANT = cli_runner.EXECUTABLE
 API_KEY = "sk-test-NEVER-SHOWN-7f3a9c1e"
 PASSWORD = "pw-NEVER-SHOWN-51c2e8d0"

@@ -7,9 +7,9 @@ from __future__ import annotations
 import pytest
 
 from assistant.answer.chain import Assistant
-from browser import BOT_MESSAGES, SHOTS, ask, chromium_page
-from fake_openai_server import FakeOpenAI
-from live_server import running
+from support.browser import BOT_MESSAGES, SHOTS, ask, chromium_page
+from support.fake_openai_server import FakeOpenAI
+from support.live_server import running
 
 pytestmark = pytest.mark.browser
 

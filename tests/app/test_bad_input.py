@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, example, given, settings as hypothesis_settings, strategies as st
 
-import cli_runner
-from browser import SHOTS, chromium_page
+from support import cli_runner
+from support.browser import SHOTS, chromium_page
 from assistant.answer_models import Answer
 from assistant.ingest.chunk import PATH_SEPARATOR
 from assistant.errors import UserError
@@ -219,7 +219,7 @@ def test_cli_answers_a_question_with_escapes_and_undecodable_bytes(report_settin
 def api(report_settings, report_assistant):
     import httpx
 
-    from live_server import running
+    from support.live_server import running
 
     with running(report_settings, report_assistant) as url, httpx.Client(base_url=url, timeout=300) as http:
         yield http

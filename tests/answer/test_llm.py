@@ -25,7 +25,7 @@ from assistant.answer.llm import (
     numbers_in,
 )
 from assistant.settings import Settings
-from fake_openai_server import quote_first_passage
+from support.fake_openai_server import quote_first_passage
 
 SECTION = "一、产业集群现状 › （一）发展回顾"
 

@@ -20,7 +20,7 @@ import pytest
 from assistant.answer_models import Answer
 from assistant.evaluation.feedback import FeedbackStore
 
-TESTS = Path(__file__).resolve().parent
+TESTS = Path(__file__).resolve().parent.parent  # tests/, where support/ is
 
 FEEDBACK_WRITER = """
 import sys
@@ -54,7 +54,7 @@ RUN_WRITER = """
 import sys
 sys.path.insert(0, sys.argv[2])
 from assistant.settings import Settings
-from run_factory import MIXED, save_run
+from support.run_factory import MIXED, save_run
 
 settings = Settings(data_dir=sys.argv[1])
 for i in range(0xFFFF):

@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from assistant.app.api import NOT_TEXT
-from live_server import running
+from support.live_server import running
 
 DRAFT = ["fb-x", "杭州有多少个产业集群？", True, "参考", "124个", "", "feedback", "held-out"]  # save_draft's inputs before the target
 

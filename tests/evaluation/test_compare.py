@@ -6,11 +6,11 @@ import re
 
 import pytest
 
-import cli_runner
+from support import cli_runner
 
 from assistant.evaluation import report, runs
 from conftest import make_settings
-from run_factory import MIXED, answer, save_run
+from support.run_factory import MIXED, answer, save_run
 
 # A: a fails, b passes, c fails, d passes.  B: a fixed, b broken, c still failing, d gone.
 AFTER_ANSWERS = {
