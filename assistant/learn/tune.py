@@ -26,7 +26,6 @@ all deterministic:
 from __future__ import annotations
 
 import hashlib
-import os
 import time
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
@@ -36,27 +35,26 @@ from typing import Callable
 import numpy as np
 from langchain_core.embeddings import Embeddings
 
-from assistant.answer.completion import described_neighbours
-
-from assistant.answer.extractive import ExtractiveAnswerer
 from assistant.answer.companions import PAIR_FEATURES, pair_rows
+from assistant.answer.completion import described_neighbours
 from assistant.answer.conversation import condense
+from assistant.answer.extractive import ExtractiveAnswerer
+from assistant.answer.features import QUESTION_FEATURES, SENTENCE_FEATURES
+from assistant.answer.query import analyse
+from assistant.answer.retrieve import ON_TOPIC, HybridRetriever
 from assistant.errors import UserError
 from assistant.evaluation.evaluate import EvalItem, load_eval_set
-from assistant.answer.features import QUESTION_FEATURES, SENTENCE_FEATURES
+from assistant.evaluation.sets import question_key, training_files
 from assistant.index.loaded import LoadedIndex
 from assistant.index.manifest import current_build, read_manifest, writer_lock
-from assistant.ingest.normalize import compact, normalize_query
-from assistant.answer.query import analyse
 from assistant.index.ranking import Network, TrainedModel, model_folder, switch_model
-from assistant.answer.retrieve import ON_TOPIC, HybridRetriever
 from assistant.index.sentence_index import Unit, read_units
-from assistant.evaluation.sets import question_key, training_files
+from assistant.ingest.normalize import compact, normalize_query
+from assistant.learn.fit import best_f1_threshold, dimension_names, fit_network, keeping_recall, most_right_threshold, train_adapter
 from assistant.settings import Settings
 
 TUNE_VERSION = 9  # part of the training hash: a change of features, method or record retrains
 FOLDS = 5
-NETWORKS = 3  # averaged per classifier, each from its own seed (see _fit)
 # what progress reports, in order: (step name, done, total) within each
 STEPS = ("问题向量化", "交叉训练", "训练排序器与拒答器", "训练查询适配器", "保存模型")
 Progress = Callable[[str, int, int], None]
@@ -137,88 +135,6 @@ class _Known(Embeddings):
         raise NotImplementedError("tuning embeds no documents")
 
 
-def train_adapter(questions: np.ndarray, positives: list[list[int]], sentences: np.ndarray, steps: int = 200,
-                  reg: float = 0.01, lr: float = 1e-3, temperature: float = 0.02, batch: int = 512) -> np.ndarray:
-    """A dim×dim matrix W, identity at the start: softmax over every sentence of q·W, with all of
-    a question's evidence sentences as positives, plus reg·‖W − I‖². Each step takes `batch`
-    questions (seeded, so the same ones on every run): the softmax over all sentences is the
-    cost, and a full batch of ~3,000 questions made it 16 s an adapter."""
-    import torch
-
-    torch.manual_seed(0)
-    torch.set_num_threads(1)  # the same result on every machine
-    Q, P = torch.from_numpy(questions).float(), torch.from_numpy(sentences).float()
-    target = torch.zeros(len(Q), len(P), dtype=torch.bool)
-    for row, cols in enumerate(positives):
-        target[row, cols] = True
-    eye = torch.eye(P.shape[1])
-    W = eye.clone().requires_grad_(True)
-    optimiser = torch.optim.Adam([W], lr=lr)
-    order = torch.cat([torch.randperm(len(Q)) for _ in range(steps * batch // max(len(Q), 1) + 1)])
-    for step in range(steps):
-        rows = order[step * batch:(step + 1) * batch]
-        logits = torch.nn.functional.normalize(Q[rows] @ W, dim=1) @ P.T / temperature
-        loss = (torch.logsumexp(logits, 1) - torch.logsumexp(logits.masked_fill(~target[rows], -1e9), 1)).mean()
-        loss = loss + reg * ((W - eye) ** 2).sum()
-        optimiser.zero_grad()
-        loss.backward()
-        optimiser.step()
-    return W.detach().numpy().astype(np.float32)
-
-
-def _fit(rows: np.ndarray, labels: np.ndarray, names: list[str], hidden: int = 0) -> Network:
-    """A logistic regression (hidden=0, classes balanced) or one-hidden-layer networks.
-
-    NETWORKS networks, started from different seeds, are averaged: one alone moved the
-    development answer accuracy by ±0.01 with its seed. Their mean logit is itself one network
-    (their hidden layers side by side, each output weight divided by their number). They are
-    fitted in parallel processes: each from its own seed, so the same networks in any order."""
-    from joblib import Parallel, delayed
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.neural_network import MLPClassifier
-
-    mean, scale = rows.mean(0), rows.std(0)
-    scale[scale == 0] = 1.0
-    z = (rows - mean) / scale
-    if hidden:
-        nets = Parallel(n_jobs=min(NETWORKS, os.cpu_count() or 1))(
-            delayed(MLPClassifier(hidden_layer_sizes=(hidden,), alpha=1e-2, max_iter=1000, random_state=seed).fit)(z, labels)
-            for seed in range(NETWORKS)
-        )
-        weights = [np.hstack([n.coefs_[0] for n in nets]).tolist(), (np.vstack([n.coefs_[1] for n in nets]) / len(nets)).tolist()]
-        biases = [np.concatenate([n.intercepts_[0] for n in nets]).tolist(), np.mean([n.intercepts_[1] for n in nets], axis=0).tolist()]
-    else:
-        net = LogisticRegression(C=1.0, class_weight="balanced", max_iter=2000).fit(z, labels)
-        weights, biases = [net.coef_.T.tolist()], [net.intercept_.tolist()]
-    return Network(names, mean.tolist(), scale.tolist(), weights, biases)
-
-
-def _dimensions(vectors: np.ndarray) -> list[str]:
-    return [f"dim_{i}" for i in range(vectors.shape[1])]
-
-
-def _keeping(probs: np.ndarray, labels: np.ndarray, recall: float) -> float:
-    """The highest threshold under which at most 1 - `recall` of the answerable questions fall."""
-    return float(np.quantile(probs[labels == 1], 1.0 - recall))
-
-
-def _threshold(probs: np.ndarray, labels: np.ndarray) -> tuple[float, float]:
-    """The threshold that gets the most cross-fitted questions right, and its balanced accuracy.
-
-    Most right, not best balanced: the training questions mix answerable and unanswerable ones
-    about as officials' questions do (4 to 1), and the balanced point, which weighs the two
-    alike, declined answerable questions the model had ranked right (development sets: answer
-    0.863 → 0.923, refusal 0.951 → 0.918; every question declined before and answered now asks a
-    detail of a subject the report covers, none is off-topic)."""
-    best, best_right = 0.5, -1.0
-    for t in np.linspace(0.05, 0.95, 91):
-        right = float(((probs >= t) == (labels == 1)).mean())
-        if right > best_right + 1e-9:
-            best, best_right = float(t), right
-    said = probs >= best
-    return best, float(0.5 * (said[labels == 1].mean() + (~said[labels == 0]).mean()))
-
-
 @dataclass
 class CrossFit:
     """Every training question's candidates and features, each from an adapter (and topic model)
@@ -251,7 +167,7 @@ def cross_fit(settings: Settings, index: LoadedIndex, items: list[EvalItem], tel
         tell(STEPS[1], fold, FOLDS)
         train = [k for k in trainable if folds[k] != fold]
         adapter = train_adapter(vectors[train], [positives[k] for k in train], sentences)
-        topic = _fit(vectors[folds != fold], answers[folds != fold], _dimensions(vectors))
+        topic = fit_network(vectors[folds != fold], answers[folds != fold], dimension_names(vectors))
         view = replace(index, embeddings=known, model=TrainedModel(adapter=adapter, topic=topic))
         retriever = HybridRetriever(index=view, k=settings.retrieve_k, bm25_weight=settings.bm25_weight)
         for k in np.flatnonzero(folds == fold):
@@ -270,7 +186,7 @@ def fit_models(fitted: CrossFit):
     """The sentence ranker, the decliner and its threshold, and the topic check's threshold,
     from the cross-fitted features; with the cross-fitted sentence hit@1 and balanced accuracy."""
     plain = ExtractiveAnswerer()
-    ranker = _fit(np.vstack([q[1] for q in fitted.questions]), np.concatenate([q[2] for q in fitted.questions]),
+    ranker = fit_network(np.vstack([q[1] for q in fitted.questions]), np.concatenate([q[2] for q in fitted.questions]),
                   SENTENCE_FEATURES, RANKER_HIDDEN)
     rows_q, labels_q, hits, on_topic, right = [], [], [], [], []
     for k, rows, labels, segments, documents, query in fitted.questions:
@@ -288,9 +204,9 @@ def fit_models(fitted: CrossFit):
     # the decliner learns to tell a right answer from an unanswerable question: an answerable one
     # whose best candidate is wrong would be answered wrongly either way, and only blurs the line
     learn = np.array(right)
-    decliner = _fit(rows_q[learn], labels_q[learn], QUESTION_FEATURES, DECLINER_HIDDEN)
-    threshold, balanced = _threshold(decliner.prob(rows_q[learn]), labels_q[learn])
-    topic_threshold = _keeping(np.array(on_topic), labels_q, TOPIC_RECALL)
+    decliner = fit_network(rows_q[learn], labels_q[learn], QUESTION_FEATURES, DECLINER_HIDDEN)
+    threshold, balanced = most_right_threshold(decliner.prob(rows_q[learn]), labels_q[learn])
+    topic_threshold = keeping_recall(np.array(on_topic), labels_q, TOPIC_RECALL)
     return ranker, decliner, threshold, topic_threshold, (companion, companion_threshold), float(np.mean(hits)), balanced
 
 
@@ -317,17 +233,8 @@ def _fit_companion(fitted: CrossFit, ranker: Network) -> tuple[Network, float]:
     unseen = np.zeros(len(labels))
     for fold in range(FOLDS):
         held = folds == fold
-        unseen[held] = _fit(rows[~held], labels[~held], PAIR_FEATURES, COMPANION_HIDDEN).prob(rows[held])
-    return _fit(rows, labels, PAIR_FEATURES, COMPANION_HIDDEN), _best_f1(unseen, labels)
-
-
-def _best_f1(probs: np.ndarray, labels: np.ndarray) -> float:
-    def f1(t: float) -> float:
-        said = probs >= t
-        hits = float((said & labels).sum())
-        return 2 * hits / (said.sum() + labels.sum()) if hits else 0.0
-
-    return round(float(max(np.linspace(0.05, 0.95, 91), key=f1)), 2)
+        unseen[held] = fit_network(rows[~held], labels[~held], PAIR_FEATURES, COMPANION_HIDDEN).prob(rows[held])
+    return fit_network(rows, labels, PAIR_FEATURES, COMPANION_HIDDEN), best_f1_threshold(unseen, labels)
 
 
 def tune(settings: Settings, index: LoadedIndex, force: bool = False, progress: Progress | None = None,
@@ -371,7 +278,7 @@ def _tune(settings: Settings, index: LoadedIndex, force: bool, progress: Progres
         # what a held-out set must not repeat (assistant.evaluation.sets): each normalised question → its id
         "question_keys": {question_key(i.question, i.history): i.id for i in items},
     }
-    topic = _fit(fitted.vectors, fitted.answers, _dimensions(fitted.vectors))
+    topic = fit_network(fitted.vectors, fitted.answers, dimension_names(fitted.vectors))
     TrainedModel(adapter, ranker, decliner, topic, threshold, topic_threshold, meta, *companion).save(folder)
     switch_model(settings.persist_dir, folder)
     tell(STEPS[4], 1, 1)

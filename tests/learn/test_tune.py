@@ -23,7 +23,7 @@ def tiny(tmp_path):
 
 
 def test_the_adapter_moves_questions_toward_their_evidence_sentences():
-    from assistant.learn.tune import train_adapter
+    from assistant.learn.fit import train_adapter
 
     rng = np.random.default_rng(0)
     sentences = rng.normal(size=(12, 16)).astype(np.float32)
@@ -85,12 +85,12 @@ def test_tune_without_training_sets_or_sentence_vectors_says_so_in_one_line(tiny
 def test_the_networks_of_a_classifier_are_averaged_and_stored_as_one():
     from sklearn.neural_network import MLPClassifier
 
-    from assistant.learn.tune import NETWORKS, _fit
+    from assistant.learn.fit import NETWORKS, fit_network
 
     rng = np.random.default_rng(0)
     rows = rng.normal(size=(300, 5))
     labels = rows[:, 0] + 0.5 * rng.normal(size=300) > 0
-    stored = _fit(rows, labels, list("abcde"), hidden=8)
+    stored = fit_network(rows, labels, list("abcde"), hidden=8)
     z = (rows - rows.mean(0)) / rows.std(0)
     members = [MLPClassifier(hidden_layer_sizes=(8,), alpha=1e-2, max_iter=1000, random_state=seed).fit(z, labels)
                for seed in range(NETWORKS)]
