@@ -239,15 +239,16 @@ def eval_compare(
     html: Optional[Path] = typer.Option(None, "--html", help="also write the comparison as a page"),
 ) -> None:
     """Metric deltas from run A to run B and the items that were fixed, broke or still fail."""
-    from assistant.evaluation import report, runs
+    from assistant.evaluation import runs
+    from assistant.evaluation.comparison import compare, comparison_html, comparison_text
     from assistant.files import atomic_write
 
     settings = _settings()
-    comparison = report.compare(runs.load(settings, run_a), runs.load(settings, run_b))
-    print(report.comparison_text(comparison))
+    comparison = compare(runs.load(settings, run_a), runs.load(settings, run_b))
+    print(comparison_text(comparison))
     if html is not None:
         try:
-            atomic_write(html, report.comparison_html(comparison))
+            atomic_write(html, comparison_html(comparison))
         except OSError as exc:
             raise UserError(f"cannot write {html}: {exc.strerror or exc}") from None
 

@@ -19,6 +19,7 @@ import gradio as gr
 from assistant.app import ui_train
 
 from assistant.evaluation import eval_drafts, keep, report, runs, sets
+from assistant.evaluation.comparison import compare as compare_runs, comparison_html, comparison_text
 from assistant.errors import UserError
 from assistant.evaluation.evaluate import LOADERS, load_eval_set
 from assistant.evaluation.feedback import FeedbackItem, FeedbackStore
@@ -307,12 +308,12 @@ def eval_tab(assistant, settings: Settings) -> None:
     def compare(a: str | None, b: str | None):
         if not a or not b:
             raise UserError("选择要对比的两次运行 A 和 B")
-        result = report.compare(runs.load(settings, a), runs.load(settings, b))
+        result = compare_runs(runs.load(settings, a), runs.load(settings, b))
         if result.mismatch:
             gr.Warning(result.mismatch)
         written = exports / f"compare-{a}-{b}.html"
-        written.write_text(report.comparison_html(result), encoding="utf-8")
-        return report.comparison_text(result), gr.DownloadButton(value=str(written), interactive=True)
+        written.write_text(comparison_html(result), encoding="utf-8")
+        return comparison_text(result), gr.DownloadButton(value=str(written), interactive=True)
 
     uploaded = gr.State(None)  # per browser session, never sent by the client
     upload.upload(remember_upload, [upload], [uploaded, upload_status], api_visibility="private")

@@ -8,7 +8,8 @@ import pytest
 
 from support import cli_runner
 
-from assistant.evaluation import report, runs
+from assistant.evaluation import runs
+from assistant.evaluation.comparison import compare, comparison_html, comparison_text
 from conftest import make_settings
 from support.run_factory import MIXED, answer, save_run
 
@@ -34,7 +35,7 @@ def kept(settings):
 
 @pytest.fixture
 def comparison(settings, kept):
-    return report.compare(runs.load(settings, kept[0]), runs.load(settings, kept[1]))
+    return compare(runs.load(settings, kept[0]), runs.load(settings, kept[1]))
 
 
 def test_items_are_grouped_as_fixed_broken_and_still_failing(comparison):
@@ -57,11 +58,11 @@ def test_metric_deltas_are_b_minus_a(comparison):
 
 def test_the_text_and_the_page_show_the_same_groups_with_text_escaped(comparison):
     c = comparison
-    text = report.comparison_text(c)
+    text = comparison_text(c)
     assert "fixed (1)" in text and "broken (1)" in text and "still failing (1)" in text
     assert "only in A (1): d" in text
     assert re.search(r"refusal_accuracy\s+1\s+0\s+-1", text)
-    page = report.comparison_html(c)
+    page = comparison_html(c)
     assert "修好了 fixed (1)" in page and "改坏了 broken (1)" in page and "仍未通过 still failing (1)" in page
     assert "&lt;script&gt;" in page and "<script" not in page.lower()
     assert re.findall(r"(?:src|href)\s*=", page, flags=re.I) == []

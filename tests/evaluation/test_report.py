@@ -12,7 +12,8 @@ import pytest
 
 from support import cli_runner
 
-from assistant.evaluation import keep, report, runs
+from assistant.evaluation import keep, runs
+from assistant.evaluation.comparison import compare, comparison_text
 from assistant.errors import UserError
 from conftest import make_settings
 from support.run_factory import MIXED, save_run
@@ -187,7 +188,7 @@ def test_a_run_kept_in_the_old_layout_is_upgraded_once_and_reads_as_before(tmp_p
     assert next(kept.items()).evidence == ["杭州 124 个"]
     assert json.loads((folder / "run.json").read_text(encoding="utf-8"))["format"] == 2  # upgraded in place
     newer = save_run(settings, "20250101-000000-aaaa", MIXED)
-    assert "broken (0)" in report.comparison_text(report.compare(kept, runs.load(settings, str(newer))))
+    assert "broken (0)" in comparison_text(compare(kept, runs.load(settings, str(newer))))
 
 
 def test_a_staging_folder_left_by_a_killed_run_is_removed_by_the_next_run_and_a_live_one_is_not(tmp_path):
