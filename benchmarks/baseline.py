@@ -13,8 +13,8 @@ import time
 from pathlib import Path
 
 from assistant.answer_models import Answer, Citation, Passage
-from assistant.ingest.corpus import corpus_files, read_document
 from assistant.index.embeddings import HashingEmbeddings
+from assistant.ingest.corpus import corpus_files, read_document
 
 TOP_K = 4
 

@@ -24,14 +24,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from assistant.answer.extractive import ExtractiveAnswerer  # noqa: E402
 from assistant.answer.chain import Assistant, corpus_scope  # noqa: E402
+from assistant.answer.extractive import ExtractiveAnswerer  # noqa: E402
 from assistant.evaluation.evaluate import load_eval_set, run_eval  # noqa: E402
+from assistant.evaluation.sets import training_files  # noqa: E402
 from assistant.index.build import build_index  # noqa: E402
 from assistant.index.loaded import LoadedIndex  # noqa: E402
-from assistant.settings import Settings  # noqa: E402
-from assistant.evaluation.sets import training_files  # noqa: E402
 from assistant.learn.tune import tune  # noqa: E402
+from assistant.settings import Settings  # noqa: E402
 
 COLUMNS = ["answer_accuracy", "citation_accuracy", "hit_at_1", "hit_at_5", "refusal_accuracy"]
 

@@ -20,17 +20,17 @@ from typing import Iterator
 from langchain_core.language_models import BaseChatModel
 from langchain_core.runnables import RunnableLambda, RunnablePassthrough
 
-from assistant.answer.extractive import ExtractiveAnswerer
-from assistant.answer_models import Answer
-from assistant.ingest.chunk import PATH_SEPARATOR
 from assistant.answer.conversation import History, condense
-from assistant.errors import UserError
-from assistant.index.loaded import LoadedIndex
+from assistant.answer.extractive import ExtractiveAnswerer
 from assistant.answer.llm import LLMAnswerer, LLMError, build_chat_model
-from assistant.ingest.normalize import normalize_query, strip_invisible
 from assistant.answer.query import analyse
 from assistant.answer.rerank import Reranker
 from assistant.answer.retrieve import HybridRetriever
+from assistant.answer_models import Answer
+from assistant.errors import UserError
+from assistant.index.loaded import LoadedIndex
+from assistant.ingest.chunk import PATH_SEPARATOR
+from assistant.ingest.normalize import normalize_query, strip_invisible
 from assistant.settings import Settings
 
 

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import re
 
+from assistant.index.tokenize import Tokenizer, stopwords
 from assistant.ingest.normalize import normalize_query
 from assistant.ingest.outline import ORDINAL
-from assistant.index.tokenize import Tokenizer, stopwords
 
 History = list[tuple[str, str]] | list[list[str]]
 

@@ -23,9 +23,9 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
 
 from assistant.answer.compose import passage
+from assistant.answer.conversation import History
 from assistant.answer_models import Answer, Citation
 from assistant.ingest.chunk import count_tokens
-from assistant.answer.conversation import History
 from assistant.ingest.normalize import convert_numerals
 from assistant.settings import Settings
 

@@ -14,10 +14,10 @@ import math
 import re
 from dataclasses import dataclass, field
 
-from assistant.index.loaded import LoadedIndex
 from assistant.answer.names import is_person, is_place, short_name
-from assistant.ingest.normalize import compact
+from assistant.index.loaded import LoadedIndex
 from assistant.index.tokenize import stopwords
+from assistant.ingest.normalize import compact
 
 QUANTITY = re.compile(r"多少|几[个家种件年倍项位]?|多大|多高|多长|比例|比重|百分之|占|排名|第几|哪一?年|何时|什么时候")
 LISTING = re.compile(

@@ -6,9 +6,9 @@ reorders the fused candidates by the cross-encoder's relevance to the question.
 
 from __future__ import annotations
 
-from assistant.ingest.chunk import Chunk
-from assistant.index.embeddings import local_model_available
 from assistant.errors import UserError
+from assistant.index.embeddings import local_model_available
+from assistant.ingest.chunk import Chunk
 
 Scored = tuple[Chunk, float, float, float]
 

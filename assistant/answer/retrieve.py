@@ -17,10 +17,10 @@ from langchain_core.documents import Document
 from langchain_core.retrievers import BaseRetriever
 from pydantic import ConfigDict
 
-from assistant.ingest.chunk import PATH_SEPARATOR, Chunk
-from assistant.index.loaded import LoadedIndex
-from assistant.ingest.outline import asked_item, heading_number, item_mark
 from assistant.answer.query import LISTING, NAMED_SECTION_LEADS, analyse, title_coverage
+from assistant.index.loaded import LoadedIndex
+from assistant.ingest.chunk import PATH_SEPARATOR, Chunk
+from assistant.ingest.outline import asked_item, heading_number, item_mark
 
 
 ON_TOPIC = "on_topic"  # metadata key: how likely the report answers the question (the topic model)

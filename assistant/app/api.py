@@ -29,9 +29,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from assistant.errors import UserError
 from assistant.app.openai_api import EXAMPLE as OPENAI_EXAMPLE
 from assistant.app.openai_api import error_body, install, is_openai_path
+from assistant.errors import UserError
 from assistant.settings import Settings
 
 log = logging.getLogger(__name__)

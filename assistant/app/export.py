@@ -13,8 +13,8 @@ import re
 from datetime import datetime
 from pathlib import Path
 
-from assistant.answer_models import Answer
 from assistant.answer.reply import SOURCES_HEADING, reply_blocks
+from assistant.answer_models import Answer
 
 EXPORT_TITLE = "问答记录"
 # ASCII punctuation that can start inline markup anywhere in a line (CommonMark escapes all of it)

@@ -27,11 +27,11 @@ from mcp.server.mcpserver.resources import FunctionResource
 from mcp_types import CallToolResult, TextContent
 from pydantic import Field, ValidationError
 
+from assistant.answer.reply import reply_text
+from assistant.errors import UserError
 from assistant.ingest.chunk import Chunk, walk
 from assistant.ingest.corpus import read_document
-from assistant.errors import UserError
 from assistant.ingest.normalize import normalize_query
-from assistant.answer.reply import reply_text
 
 MAX_SEARCH_K = 20
 URI_SCHEME = "corpus"

@@ -24,9 +24,9 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from assistant.answer.reply import reply_text, strip_sources
 from assistant.answer_models import Answer
 from assistant.errors import UserError
-from assistant.answer.reply import reply_text, strip_sources
 
 log = logging.getLogger(__name__)
 

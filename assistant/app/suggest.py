@@ -15,8 +15,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from assistant.answer_models import Answer
-from assistant.ingest.chunk import PATH_SEPARATOR
 from assistant.errors import UserError
+from assistant.ingest.chunk import PATH_SEPARATOR
 
 Path = tuple[str, ...]
 TEMPLATE = "报告里“{title}”讲了什么？"

@@ -18,19 +18,19 @@ from pathlib import Path
 
 import gradio as gr
 
-from assistant.answer_models import Answer
 from assistant.answer.chain import Assistant
+from assistant.answer_models import Answer
+from assistant.app import ui_source
 from assistant.app.conversation_store import ConversationStore, Gone
-from assistant.errors import UserError
 from assistant.app.export import write_exports
-from assistant.evaluation.feedback import FeedbackStore
-from assistant.settings import Settings
 from assistant.app.suggest import FollowUps
 from assistant.app.ui_chat import BROWSER_ID_KEY, BROWSER_ID_SECRET, Conversation, answer_events, owner_of
 from assistant.app.ui_eval import eval_tab
 from assistant.app.ui_page import COUNT_JS, FOLD_LIST_JS, SHOW_COMMENT_JS, TOGGLE_LIST_JS
 from assistant.app.ui_render import CHINA, escape, list_label, render_partial, status_line
-from assistant.app import ui_source
+from assistant.errors import UserError
+from assistant.evaluation.feedback import FeedbackStore
+from assistant.settings import Settings
 
 log = logging.getLogger(__name__)
 

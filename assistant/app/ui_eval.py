@@ -18,13 +18,13 @@ import gradio as gr
 
 from assistant.app import ui_train
 
+from assistant.app.ui_common import friendly
+from assistant.errors import UserError
 from assistant.evaluation import eval_drafts, keep, report, runs, sets
 from assistant.evaluation.comparison import compare as compare_runs, comparison_html, comparison_text
-from assistant.errors import UserError
 from assistant.evaluation.evaluate import LOADERS, load_eval_set
 from assistant.evaluation.feedback import FeedbackItem, FeedbackStore
 from assistant.settings import Settings
-from assistant.app.ui_common import friendly
 
 ALL = "全部"
 PASS, FAIL = "通过", "未通过"

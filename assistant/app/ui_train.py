@@ -16,11 +16,11 @@ import gradio as gr
 
 from assistant.learn import training_data
 
+from assistant.app.ui_common import friendly
 from assistant.evaluation import eval_drafts, runs, sets
 from assistant.index.ranking import TrainedModel
-from assistant.settings import Settings
 from assistant.learn.tune import STEPS, tune
-from assistant.app.ui_common import friendly
+from assistant.settings import Settings
 
 COVERAGE_HEADERS = ["章节", "句子"]
 SHOWN_DRAFTS = 60  # drafts offered at a time: accepting or discarding shows the next ones

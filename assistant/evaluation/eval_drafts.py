@@ -21,8 +21,8 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from assistant.evaluation import sets
 from assistant.errors import UserError
+from assistant.evaluation import sets
 from assistant.evaluation.evaluate import EvalItem, load_jsonl
 from assistant.evaluation.feedback import FeedbackItem
 from assistant.settings import Settings

@@ -34,8 +34,8 @@ from typing import Iterator
 from pydantic import BaseModel, Field, ValidationError
 
 from assistant.errors import UserError
-from assistant.files import atomic_write
 from assistant.evaluation.evaluate import EvalItem, EvalRun, ItemResult, Metrics, Tally
+from assistant.files import atomic_write
 from assistant.settings import Settings
 
 RUN_FILE = "run.json"

@@ -28,8 +28,8 @@ from typing import Iterable
 import numpy as np
 from langchain_core.embeddings import Embeddings
 
-from assistant.index.embedding_cache import EmbeddingCache
 from assistant.errors import UserError
+from assistant.index.embedding_cache import EmbeddingCache
 
 HASHING = "hashing"
 SENTENCE_TRANSFORMERS = "sentence-transformers"

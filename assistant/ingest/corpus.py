@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from assistant.ingest.clean import ends_sentence, looks_like_heading_start
 from assistant.errors import UserError
+from assistant.ingest.clean import ends_sentence, looks_like_heading_start
 
 
 @dataclass(frozen=True)

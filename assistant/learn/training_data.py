@@ -16,16 +16,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from assistant.evaluation import eval_drafts, sets
 from assistant.errors import UserError
+from assistant.evaluation import eval_drafts, sets
 from assistant.evaluation.evaluate import EvalItem, load_eval_set, load_jsonl
-from assistant.ingest.normalize import compact
 from assistant.evaluation.runs import RunItem
 from assistant.files import atomic_write
 from assistant.index.sentence_index import Unit
+from assistant.ingest.normalize import compact
 from assistant.ingest.sentences import clause_spans
-from assistant.settings import Settings
 from assistant.learn.tune import evidence_units
+from assistant.settings import Settings
 
 # below the data folder's top level, where the held-out drafts are: these are no held-out items
 DRAFTS = Path("generated") / "drafts.jsonl"

@@ -11,8 +11,8 @@ from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
 from pydantic import Field
 
 from assistant.answer_models import Answer
-from assistant.ingest.chunk import count_tokens
 from assistant.errors import UserError
+from assistant.ingest.chunk import count_tokens
 from assistant.answer.llm import (
     ANSWER_TOKENS,
     DECLINE,

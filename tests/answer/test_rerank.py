@@ -2,8 +2,8 @@
 
 import pytest
 
-from assistant.errors import UserError
 from assistant.answer.rerank import Reranker
+from assistant.errors import UserError
 
 
 def test_a_missing_reranker_model_is_a_clear_error():

@@ -18,8 +18,8 @@ from hypothesis import HealthCheck, example, given, settings as hypothesis_setti
 from support import cli_runner
 from support.browser import SHOTS, chromium_page
 from assistant.answer_models import Answer
-from assistant.ingest.chunk import PATH_SEPARATOR
 from assistant.errors import UserError
+from assistant.ingest.chunk import PATH_SEPARATOR
 from assistant.ingest.normalize import compact
 
 ASSISTANT = cli_runner.EXECUTABLE

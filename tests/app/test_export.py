@@ -8,8 +8,8 @@ from datetime import datetime
 from docx import Document
 from markdown_it import MarkdownIt
 
-from assistant.app.export import conversation_markdown, md_escape, write_exports
 from assistant.answer.reply import reply_blocks, source_line
+from assistant.app.export import conversation_markdown, md_escape, write_exports
 
 HOSTILE = '<img src=x onerror="alert(1)"> **粗** [链接](http://x) # 1. - `码` & \\ 杭州有多少个产业集群？'
 WHEN = datetime(2026, 11, 29, 13, 30)

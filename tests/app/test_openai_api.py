@@ -7,11 +7,11 @@ import openai
 import pytest
 from pydantic import SecretStr
 
-from assistant.app.api import create_app, parse_api_keys
 from assistant.answer.chain import Assistant
-from assistant.errors import UserError
-from assistant.app.openai_api import SUPERSEDED, ChatMessage, continuation, conversation
 from assistant.answer.reply import reply_text, strip_sources
+from assistant.app.api import create_app, parse_api_keys
+from assistant.app.openai_api import SUPERSEDED, ChatMessage, continuation, conversation
+from assistant.errors import UserError
 from support.fake_openai_server import FakeOpenAI, quote_first_passage
 from support.live_server import running
 

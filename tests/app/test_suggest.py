@@ -3,8 +3,8 @@ section it names, also when asked inside the conversation (as a click asks it)."
 
 from __future__ import annotations
 
-from assistant.ingest.chunk import PATH_SEPARATOR
 from assistant.app.suggest import FollowUps, outline_of
+from assistant.ingest.chunk import PATH_SEPARATOR
 
 ASKED = ["杭州有多少个产业集群？", "我省产业集群存在哪些主要问题？", "怎样发展新兴产业集群？"]
 

@@ -8,10 +8,10 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from assistant.app import ui as chat_ui, ui_chat, ui_render
-from assistant.answer_models import Answer
-from assistant.evaluation.feedback import FeedbackStore
 from assistant.answer.reply import reply_text
+from assistant.answer_models import Answer
+from assistant.app import ui as chat_ui, ui_chat, ui_render
+from assistant.evaluation.feedback import FeedbackStore
 from support.browser import (BOT_MESSAGES, CITATIONS, ONE_PER_ANSWER, SHOTS, SIZES, USER_MESSAGES, ask, chromium_page, in_view,
                      new_chat, serious_violations)
 from support.live_server import running

@@ -12,9 +12,9 @@ import pytest
 
 from support import cli_runner
 
+from assistant.errors import UserError
 from assistant.evaluation import keep, runs
 from assistant.evaluation.comparison import compare, comparison_text
-from assistant.errors import UserError
 from conftest import make_settings
 from support.run_factory import MIXED, save_run
 

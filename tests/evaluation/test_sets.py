@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from assistant.evaluation import eval_drafts, sets
 from assistant.errors import UserError
+from assistant.evaluation import eval_drafts, sets
 from assistant.evaluation.evaluate import EvalItem, load_eval_set
 from conftest import ROOT, make_settings
 from support.tiny_report import HELD_OUT, TRAINING, write_set

@@ -4,8 +4,8 @@ import math
 
 import pytest
 
-from assistant.index.embeddings import HashingEmbeddings, choose_kind, local_model_available
 from assistant.errors import UserError
+from assistant.index.embeddings import HashingEmbeddings, choose_kind, local_model_available
 
 DOCS = ["杭州有124个产业集群，年产值3380亿元。", "宁波有77个产业集群。", "义乌中国小商品城汇集了40万种商品。"]
 

@@ -7,14 +7,14 @@ import json
 
 import pytest
 
-import assistant.index.build as build_module
 from assistant.answer.chain import Assistant
-from assistant.index.embeddings import HashingEmbeddings
 from assistant.index.build import build_index
-from assistant.index.plan import plan_changes
+from assistant.index.embeddings import HashingEmbeddings
 from assistant.index.loaded import LoadedIndex
 from assistant.index.manifest import current_build, read_manifest
+from assistant.index.plan import plan_changes
 from assistant.index.tokenize import Tokenizer
+import assistant.index.build as build_module
 from conftest import make_settings
 
 CITIES = ["杭州", "宁波", "温州", "台州", "嘉兴", "湖州", "绍兴", "金华", "衢州", "舟山", "丽水", "义乌"]

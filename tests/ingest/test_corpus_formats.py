@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 
 from assistant.answer.chain import Assistant
-from assistant.ingest.corpus import READERS, UnreadableDocumentError, corpus_files, read_document
 from assistant.errors import UserError
 from assistant.index.build import build_index
+from assistant.ingest.corpus import READERS, UnreadableDocumentError, corpus_files, read_document
 from conftest import make_settings
 
 

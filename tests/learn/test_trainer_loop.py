@@ -19,10 +19,10 @@ import pytest
 
 from support import cli_runner
 from assistant.app import ui_train
-from assistant.learn import training_data
-from assistant.evaluation import eval_drafts, keep, runs, sets
 from assistant.errors import UserError
+from assistant.evaluation import eval_drafts, keep, runs, sets
 from assistant.evaluation.evaluate import load_eval_set
+from assistant.learn import training_data
 from support.fake_openai_server import FakeOpenAI
 from support.live_server import running
 from support.tiny_report import FOLDERS, HELD_OUT, TALENT_EVIDENCE, TALENT_POLICY, copied
