@@ -8,7 +8,7 @@ import gradio as gr
 from assistant.app import ui_source
 
 # The page is Chinese whatever the browser's language: Gradio takes its locale, and <html lang>,
-# from the browser (api.PageLanguage pins it), and its zh-CN labels lack these.
+# from the browser (guards.PageLanguage pins it), and its zh-CN labels lack these.
 PAGE_LANG = "zh-CN"
 
 

@@ -10,7 +10,8 @@ import pytest
 from pydantic import SecretStr
 
 from assistant.answer_models import Answer
-from assistant.app.api import create_app, listen, parse_auth
+from assistant.app.api import create_app, listen
+from assistant.app.guards import parse_auth
 from assistant.errors import UserError
 from support import cli_runner
 from support.live_server import running

@@ -9,7 +9,7 @@ import json
 import httpx
 import pytest
 
-from assistant.app.api import NOT_TEXT
+from assistant.app.guards import NOT_TEXT
 from support.live_server import running
 
 DRAFT = ["fb-x", "杭州有多少个产业集群？", True, "参考", "124个", "", "feedback", "held-out"]  # save_draft's inputs before the target

@@ -9,7 +9,8 @@ from pydantic import SecretStr
 
 from assistant.answer.chain import Assistant
 from assistant.answer.reply import reply_text, strip_sources
-from assistant.app.api import create_app, parse_api_keys
+from assistant.app.api import create_app
+from assistant.app.guards import parse_api_keys
 from assistant.app.openai_api import SUPERSEDED, ChatMessage, continuation, conversation
 from assistant.errors import UserError
 from support.fake_openai_server import FakeOpenAI, quote_first_passage
