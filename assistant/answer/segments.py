@@ -23,6 +23,8 @@ _COUNT = re.compile(rf"\d|第[{_CN_NUMERAL}]+|{_CN_FIGURE}(?:个|家|种|件|项
 # a phase (起步阶段, 产业成长期): a sentence about another phase does not answer for this one
 _PHASE = re.compile(r"..(?:阶段|时期|期)$")
 _ANY_PHASE = re.compile(r"阶段|时期|萌芽期|起步期|导入期|形成期|成长期|发展期|成熟期|衰退期|转型期")
+# a sentence that opens with a heading's number (「9、」, 「2.1 」, 「（二）」): its number counts no
+# quantity, and completion quotes the text under it
 HEADING = re.compile(r"^\s*(?:\d+(?:\.\d+)*\s*[、.．]?\s|\d+、|[一二三四五六七八九十]+、|[（(][一二三四五六七八九十]+[）)])")
 
 
