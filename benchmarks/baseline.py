@@ -3,7 +3,7 @@
 RecursiveCharacterTextSplitter (500 characters, 50 overlap) → Chroma with the same built-in
 embedding (hashed character n-grams, fitted on its own chunks) → the top 4 chunks,
 concatenated, returned as the answer, always "answerable". It returns the project's `Answer`
-model so `assistant.evaluate.score_item` scores both the same way. Benchmarks only: nothing in
+model so `assistant.evaluation.evaluate.score_item` scores both the same way. Benchmarks only: nothing in
 the product imports this.
 """
 
@@ -13,8 +13,8 @@ import time
 from pathlib import Path
 
 from assistant.answer_models import Answer, Citation, Passage
-from assistant.corpus import corpus_files, read_document
-from assistant.embeddings import HashingEmbeddings
+from assistant.index.embeddings import HashingEmbeddings
+from assistant.ingest.corpus import corpus_files, read_document
 
 TOP_K = 4
 

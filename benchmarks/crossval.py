@@ -24,13 +24,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from assistant.answer import ExtractiveAnswerer  # noqa: E402
-from assistant.chain import Assistant, corpus_scope  # noqa: E402
-from assistant.evaluate import load_eval_set, run_eval  # noqa: E402
-from assistant.index import LoadedIndex, build_index  # noqa: E402
+from assistant.answer.chain import Assistant, corpus_scope  # noqa: E402
+from assistant.answer.extractive import ExtractiveAnswerer  # noqa: E402
+from assistant.evaluation.evaluate import load_eval_set, run_eval  # noqa: E402
+from assistant.evaluation.sets import training_files  # noqa: E402
+from assistant.index.build import build_index  # noqa: E402
+from assistant.index.loaded import LoadedIndex  # noqa: E402
+from assistant.learn.tune import tune  # noqa: E402
 from assistant.settings import Settings  # noqa: E402
-from assistant.sets import training_files  # noqa: E402
-from assistant.tune import tune  # noqa: E402
 
 COLUMNS = ["answer_accuracy", "citation_accuracy", "hit_at_1", "hit_at_5", "refusal_accuracy"]
 
@@ -75,7 +76,7 @@ def crossval(base: Settings, items, group: str, k: int, work: Path, items_out: d
             assistant.engine = replace(assistant.engine, answerer=answerer)
             results.setdefault(name, []).extend(run_eval(assistant.ask, held).items)
         print(f"  {group} fold {fold}: trained in {report.seconds:.0f} s on {report.items} items, held {len(held)}", file=sys.stderr)
-    from assistant.evaluate import summarise
+    from assistant.evaluation.evaluate import summarise
 
     if items_out is not None:
         items_out.update({name: [row.model_dump(include=ITEM_FIELDS) for row in rows] for name, rows in results.items()})

@@ -33,7 +33,7 @@ ROOT = Path(__file__).resolve().parent.parent
 ASSISTANT = str(Path(sys.executable).parent / "assistant")
 CACHED_ANSWERS = """
 import sys
-import assistant.cli as cli
+import assistant.app.cli as cli
 
 opened = cli.open_assistant
 

@@ -33,7 +33,7 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from assistant.evaluate import load_eval_set  # noqa: E402
+from assistant.evaluation.evaluate import load_eval_set  # noqa: E402
 
 
 def _free_port() -> int:

@@ -42,7 +42,7 @@ def _settings(corpus: Path, persist: Path):
 
 def _install_model(persist: Path) -> None:
     """The trained model named by BENCH_MODEL, as `assistant tune` would leave it."""
-    from assistant.ranking import model_folder, switch_model
+    from assistant.index.ranking import model_folder, switch_model
 
     source = os.environ.get("BENCH_MODEL")
     if source:
@@ -69,7 +69,7 @@ def _percentile(values: list[float], q: float) -> float:
 
 
 def child_build(corpus: Path, persist: Path) -> dict:
-    from assistant.index import build_index
+    from assistant.index.build import build_index
 
     settings = _settings(corpus, persist)
     started, cpu = time.perf_counter(), _cpu_s()
@@ -89,8 +89,8 @@ def child_build(corpus: Path, persist: Path) -> dict:
 
 
 def child_query(corpus: Path, persist: Path, queries: int) -> dict:
-    from assistant.chain import Assistant
-    from assistant.evaluate import load_eval_set
+    from assistant.answer.chain import Assistant
+    from assistant.evaluation.evaluate import load_eval_set
 
     items = load_eval_set(EVAL_SET).items[:queries]
     started = time.perf_counter()
@@ -108,9 +108,9 @@ def child_query(corpus: Path, persist: Path, queries: int) -> dict:
 
 def child_compare(work: Path) -> dict:
     """The project and the naive baseline on the same report and the same eval set."""
-    from assistant.chain import Assistant
-    from assistant.evaluate import load_eval_set, score_item, summarise
-    from assistant.index import build_index
+    from assistant.answer.chain import Assistant
+    from assistant.evaluation.evaluate import load_eval_set, score_item, summarise
+    from assistant.index.build import build_index
     from benchmarks.baseline import NaiveRag
     from benchmarks.corpora import make_corpus
 
@@ -205,7 +205,7 @@ def _markdown(results: dict) -> str:
         p, n, q = results["comparison"]["project"], results["comparison"]["naive"], results["comparison"]["ratios"]
         lines += [
             "",
-            f"Same run, 1× report, all {p['n']} items of `evals/report_qa.jsonl`, scored by `assistant.evaluate`:",
+            f"Same run, 1× report, all {p['n']} items of `evals/report_qa.jsonl`, scored by `assistant.evaluation.evaluate`:",
             "",
             "| system | answer accuracy | citation accuracy | refusal accuracy | latency p50 / p95 | median answer length |",
             "| --- | --- | --- | --- | --- | --- |",

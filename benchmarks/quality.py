@@ -20,9 +20,10 @@ from unittest import mock
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from assistant.chain import Assistant  # noqa: E402
-from assistant.evaluate import load_eval_set, run_eval  # noqa: E402
-from assistant.index import LoadedIndex, build_index  # noqa: E402
+from assistant.answer.chain import Assistant  # noqa: E402
+from assistant.evaluation.evaluate import load_eval_set, run_eval  # noqa: E402
+from assistant.index.build import build_index  # noqa: E402
+from assistant.index.loaded import LoadedIndex  # noqa: E402
 from assistant.settings import Settings  # noqa: E402
 
 
@@ -39,10 +40,10 @@ CONFIGS = [
     ("BM25 only", {"bm25_weight": 1.0}, nothing),
     ("built-in embedding only", {"bm25_weight": 0.0}, nothing),
     ("hybrid (default)", {}, nothing),
-    ("hybrid − paraphrase aliases", {}, lambda: without("assistant.normalize.apply_aliases", lambda t: t)),
+    ("hybrid − paraphrase aliases", {}, lambda: without("assistant.ingest.normalize.apply_aliases", lambda t: t)),
     ("hybrid − numerals & traditional", {}, lambda: mock.patch.multiple(
-        "assistant.normalize", convert_numerals=lambda t: t, to_simplified=lambda t: t)),
-    ("hybrid − follow-up condensing", {}, lambda: without("assistant.chain.condense", lambda q, h, t: q)),
+        "assistant.ingest.normalize", convert_numerals=lambda t: t, to_simplified=lambda t: t)),
+    ("hybrid − follow-up condensing", {}, lambda: without("assistant.answer.chain.condense", lambda q, h, t: q)),
 ]
 
 COLUMNS = ["answer_accuracy", "citation_accuracy", "hit_at_1", "hit_at_5", "mrr", "refusal_accuracy"]

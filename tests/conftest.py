@@ -47,7 +47,9 @@ def report_settings(tmp_path_factory) -> Settings:
 def report_index(report_settings):
     from filelock import FileLock
 
-    from assistant.index import LoadedIndex, build_index
+    from assistant.index.build import build_index
+
+    from assistant.index.loaded import LoadedIndex
 
     with FileLock(str(report_settings.persist_dir.parent / "build.lock")):
         build_index(report_settings)  # the first worker builds, the others find it up to date
@@ -56,7 +58,7 @@ def report_index(report_settings):
 
 @pytest.fixture(scope="session")
 def report_assistant(report_settings, report_index):
-    from assistant.chain import Assistant
+    from assistant.answer.chain import Assistant
 
     return Assistant(report_settings, report_index)
 
@@ -67,8 +69,8 @@ def learned_settings(tmp_path_factory, report_settings) -> Settings:
     evals/train/, as `scripts/run` makes them (built once, shared by the workers)."""
     from filelock import FileLock
 
-    from assistant.index import build_index
-    from assistant.tune import ensure_model
+    from assistant.index.build import build_index
+    from assistant.learn.tune import ensure_model
 
     shared = _shared_root(tmp_path_factory) / "learned"
     shared.mkdir(exist_ok=True)
@@ -83,7 +85,7 @@ def learned_settings(tmp_path_factory, report_settings) -> Settings:
 
 @pytest.fixture(scope="session")
 def learned_assistant(learned_settings):
-    from assistant.chain import Assistant
+    from assistant.answer.chain import Assistant
 
     return Assistant(learned_settings)
 
@@ -94,7 +96,7 @@ def tiny_trained(tmp_path_factory):
     shared by the workers); a test that writes takes its own copy (`tiny_report.copied`)."""
     from filelock import FileLock
 
-    from tiny_report import trained_tiny
+    from support.tiny_report import trained_tiny
 
     shared = _shared_root(tmp_path_factory) / "tiny"
     with FileLock(str(shared) + ".lock"):
