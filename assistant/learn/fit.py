@@ -42,7 +42,7 @@ def train_adapter(questions: np.ndarray, positives: list[list[int]], sentences: 
     return W.detach().numpy().astype(np.float32)
 
 
-def fit_network(rows: np.ndarray, labels: np.ndarray, names: list[str], hidden: int = 0) -> Network:
+def fit_network(rows: np.ndarray, labels: np.ndarray, names: list[str], hidden: int = 0, networks: int = NETWORKS) -> Network:
     """A logistic regression (hidden=0, classes balanced) or one-hidden-layer networks.
 
     NETWORKS networks, started from different seeds, are averaged: one alone moved the
@@ -57,9 +57,9 @@ def fit_network(rows: np.ndarray, labels: np.ndarray, names: list[str], hidden: 
     scale[scale == 0] = 1.0
     z = (rows - mean) / scale
     if hidden:
-        nets = Parallel(n_jobs=min(NETWORKS, os.cpu_count() or 1))(
+        nets = Parallel(n_jobs=min(networks, os.cpu_count() or 1))(
             delayed(MLPClassifier(hidden_layer_sizes=(hidden,), alpha=1e-2, max_iter=1000, random_state=seed).fit)(z, labels)
-            for seed in range(NETWORKS)
+            for seed in range(networks)
         )
         weights = [np.hstack([n.coefs_[0] for n in nets]).tolist(), (np.vstack([n.coefs_[1] for n in nets]) / len(nets)).tolist()]
         biases = [np.concatenate([n.intercepts_[0] for n in nets]).tolist(), np.mean([n.intercepts_[1] for n in nets], axis=0).tolist()]

@@ -19,13 +19,14 @@ all deterministic:
    regression on the question's own vector (the topic model): how much it sounds like the
    questions the report answers (weather, exams and other provinces do not), before anything
    is searched;
-5. the companion model: which neighbours of a right first candidate complete the answer (the
+5. the companion model: which neighbours of the first candidate complete the answer (the
    other items of a list, the causes after the sentence that announces them).
 """
 
 from __future__ import annotations
 
 import hashlib
+import os
 import time
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
@@ -53,7 +54,7 @@ from assistant.ingest.normalize import compact, normalize_query
 from assistant.learn.fit import best_f1_threshold, dimension_names, fit_network, keeping_recall, most_right_threshold, train_adapter
 from assistant.settings import Settings
 
-TUNE_VERSION = 9  # part of the training hash: a change of features, method or record retrains
+TUNE_VERSION = 10  # part of the training hash: a change of features, method or record retrains
 FOLDS = 5
 # what progress reports, in order: (step name, done, total) within each
 STEPS = ("问题向量化", "交叉训练", "训练排序器与拒答器", "训练查询适配器", "保存模型")
@@ -211,16 +212,18 @@ def fit_models(fitted: CrossFit):
 
 
 def _fit_companion(fitted: CrossFit, ranker: Network) -> tuple[Network, float]:
-    """The companion model, from the neighbours of every right first candidate: a neighbour is
-    positive when it is evidence too, or holds a string the answer must include that the first
-    candidate lacks. Its threshold is the best F1 of models that did not see the question (a
-    neighbour quoted in vain costs length, one left out costs the answer)."""
+    """The companion model, from the neighbours of the ranker's first candidate, right or wrong,
+    as answering will see them: a neighbour is positive when it is evidence, or holds a string the
+    answer must include that the first candidate lacks. (Trained only around right first
+    candidates, it never saw evidence before the quoted sentence, nor a near miss beside it: dev
+    answers 0.910 against 0.932.) Its threshold is the best F1 of models that did not see the
+    question (a neighbour quoted in vain costs length, one left out costs the answer)."""
     rows, labels, folds = [], [], []
     for k, features, matched, segments, _, query in fitted.questions:
+        if not any(matched):
+            continue
         logits = ranker.logit(features)
         first = int(np.argmax(logits))
-        if not matched[first]:
-            continue
         best = segments[first]
         wanted = [m for m in map(compact, fitted.items[k].must_include) if m and m not in compact(best.text)]
         near = described_neighbours(best, segments, features, logits)
@@ -230,11 +233,23 @@ def _fit_companion(fitted: CrossFit, ranker: Network) -> tuple[Network, float]:
             labels += [id(seg) in evidence or any(m in compact(seg.text) for m in wanted) for _, seg, _, _ in near]
             folds += [k % FOLDS] * len(near)
     rows, labels, folds = np.vstack(rows), np.array(labels), np.array(folds)
-    unseen = np.zeros(len(labels))
-    for fold in range(FOLDS):
+    return fit_network(rows, labels, PAIR_FEATURES, COMPANION_HIDDEN), best_f1_threshold(_out_of_fold(rows, labels, folds), labels)
+
+
+def _out_of_fold(rows: np.ndarray, labels: np.ndarray, folds: np.ndarray) -> np.ndarray:
+    """Each companion row's probability from a network that did not see its question. One
+    network per fold, the folds fitted side by side: only a threshold is read from these, and it
+    moved by 0.02 against three networks per fold, for 40 s less tuning."""
+    from joblib import Parallel, delayed
+
+    def fold_fit(fold: int) -> np.ndarray:
         held = folds == fold
-        unseen[held] = fit_network(rows[~held], labels[~held], PAIR_FEATURES, COMPANION_HIDDEN).prob(rows[held])
-    return fit_network(rows, labels, PAIR_FEATURES, COMPANION_HIDDEN), best_f1_threshold(unseen, labels)
+        return fit_network(rows[~held], labels[~held], PAIR_FEATURES, COMPANION_HIDDEN, networks=1).prob(rows[held])
+
+    unseen = np.zeros(len(labels))
+    for fold, probs in enumerate(Parallel(n_jobs=min(FOLDS, os.cpu_count() or 1))(delayed(fold_fit)(f) for f in range(FOLDS))):
+        unseen[folds == fold] = probs
+    return unseen
 
 
 def tune(settings: Settings, index: LoadedIndex, force: bool = False, progress: Progress | None = None,
