@@ -24,6 +24,19 @@ from assistant.ingest.outline import asked_item, heading_number, item_mark
 
 
 ON_TOPIC = "on_topic"  # metadata key: how likely the report answers the question (the topic model)
+POOL = 512  # what Chroma is asked for, at least: the k nearest are chosen from it by exact distance
+
+
+def _nearest(store, vector: list[float], k: int, total: int) -> list[tuple[Document, float]]:
+    """The k nearest by (distance, id), from a pool of POOL (a whole report's sentences).
+
+    Chroma's HNSW graph is rebuilt by threads in every process, so its approximate k nearest
+    differed at the edge from one process to the next (385 of 2,000 searches for 60 of the
+    report's 301 sentences; one answer in 30 changed between two runs of the same index). Its
+    distances are exact, so choosing from a pool that holds every sentence gives the same
+    nearest ones in every process."""
+    found = store.similarity_search_by_vector_with_relevance_scores(vector, k=min(max(POOL, k), total))
+    return sorted(found, key=lambda hit: (hit[1], hit[0].id or ""))[:k]
 
 
 @dataclass
@@ -55,19 +68,15 @@ class HybridRetriever(BaseRetriever):
         vector = self.index.embeddings.embed_query(query)
         if self.index.sentence_store is not None:
             return self._sentences(np.asarray(vector, dtype=np.float32))
-        found = self.index.store.similarity_search_by_vector_with_relevance_scores(
-            vector, k=min(self.candidates, len(self.index.chunks))
-        )
+        found = _nearest(self.index.store, vector, self.candidates, len(self.index.chunks))
         return DenseHits({self.index.position[doc.metadata["chunk_id"]]: 1.0 - float(distance) for doc, distance in found})
 
     def _sentences(self, vector: np.ndarray) -> DenseHits:
         """The sentences nearest the (adapted) question; a chunk scores as its best sentence."""
         model = self.index.model
         hits = DenseHits(on_topic=model.on_topic(vector) if model is not None else None)
-        found = self.index.sentence_store.similarity_search_by_vector_with_relevance_scores(
-            (model.adapt(vector) if model is not None else vector).tolist(),
-            k=min(self.sentence_candidates, len(self.index.units)),
-        )
+        found = _nearest(self.index.sentence_store, (model.adapt(vector) if model is not None else vector).tolist(),
+                         self.sentence_candidates, len(self.index.units))
         for doc, distance in found:
             similarity, chunk_id = 1.0 - float(distance), doc.metadata["chunk_id"]
             hits.sentences.setdefault(chunk_id, {})[int(doc.metadata["start"])] = similarity
