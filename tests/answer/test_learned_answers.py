@@ -59,42 +59,37 @@ def test_items_and_causes_spread_over_the_next_sentences_are_quoted_with_the_bes
     assert len(answer.answer) <= 500  # quoted sentences and their [n], not whole passages
 
 
-ANSWER_ALL = """
+
+NEAREST_SENTENCES = """
 import json, sys
-from pathlib import Path
-from assistant.answer.chain import Assistant
+import numpy as np
+from assistant.answer.retrieve import HybridRetriever
+from assistant.index.loaded import LoadedIndex
+from assistant.index.manifest import current_build
+from assistant.index.sentence_index import read_units
 from assistant.settings import Settings
-settings = Settings.model_validate_json(sys.stdin.readline())
-assistant = Assistant(settings)
-for line in sys.stdin:
-    item = json.loads(line)
-    answer = assistant.ask(item["question"], history=item.get("history") or [])
-    print(json.dumps(answer.model_dump(exclude={"timings_ms"}), ensure_ascii=False, sort_keys=True, default=str))
+settings = Settings.model_validate_json(sys.stdin.read())
+retriever = HybridRetriever(index=LoadedIndex.open(settings))
+_, units = read_units(current_build(settings.persist_dir))
+vectors = units + np.random.default_rng(0).normal(0, 0.05, units.shape).astype(np.float32)  # questions near each
+for vector in vectors:
+    print(json.dumps(retriever._sentences(vector).sentences, sort_keys=True))
 """
 
 
-def test_two_processes_give_the_same_answers(learned_settings, tmp_path):
-    """Chroma rebuilds its search graph in every process; the answers must not follow it (before
-    the nearest sentences were chosen by exact distance, one answer in 60 changed)."""
-    import json
+def test_the_nearest_sentences_are_the_same_in_every_process(learned_settings):
+    """Chroma rebuilds its search graph with threads in every process; which sentences a question
+    finds must not follow it (before they were chosen by exact distance, 146 of these 301
+    searches differed between two processes, and one answer in 60)."""
     import os
     import subprocess
     import sys
-    from pathlib import Path
 
-    evals = Path(__file__).resolve().parents[2] / "evals"
-    items = [json.loads(line) for name in ("holdout4_qa.jsonl", "holdout5_qa.jsonl", "holdout6_qa.jsonl")
-             for line in (evals / name).read_text(encoding="utf-8").splitlines() if line.strip()]
-    stdin = learned_settings.model_copy(update={"data_dir": tmp_path}).model_dump_json() + "\n"
-    stdin += "".join(json.dumps({"question": i["question"], "history": i.get("history")}, ensure_ascii=False) + "\n"
-                     for i in items)
-    processes = [
-        subprocess.Popen([sys.executable, "-c", ANSWER_ALL], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
-                         env={**os.environ, "PYTHONHASHSEED": seed})
+    runs = [
+        subprocess.run([sys.executable, "-c", NEAREST_SENTENCES], input=learned_settings.model_dump_json(), text=True,
+                       capture_output=True, check=True, env={**os.environ, "PYTHONHASHSEED": seed}).stdout.splitlines()
         for seed in ("1", "2")
     ]
-    runs = [p.communicate(stdin)[0].splitlines() for p in processes]
-    assert [p.returncode for p in processes] == [0, 0]
-    assert len(runs[0]) == len(items)
-    differ = [items[n]["question"] for n, (a, b) in enumerate(zip(*runs)) if a != b]
-    assert not differ, differ
+    assert len(runs[0]) > 200
+    differ = sum(a != b for a, b in zip(*runs))
+    assert differ == 0, f"{differ} of {len(runs[0])} searches found other sentences in another process"
