@@ -5,6 +5,10 @@ The model is trained from evals/train/ only; these questions are worded here, no
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import pytest
 
 
@@ -81,10 +85,6 @@ def test_the_nearest_sentences_are_the_same_in_every_process(learned_settings):
     """Chroma rebuilds its search graph with threads in every process; which sentences a question
     finds must not follow it (before they were chosen by exact distance, 146 of these 301
     searches differed between two processes, and one answer in 60)."""
-    import os
-    import subprocess
-    import sys
-
     runs = [
         subprocess.run([sys.executable, "-c", NEAREST_SENTENCES], input=learned_settings.model_dump_json(), text=True,
                        capture_output=True, check=True, env={**os.environ, "PYTHONHASHSEED": seed}).stdout.splitlines()
