@@ -45,6 +45,6 @@ def pair_rows(query: Query, best: "Segment", best_logit: float, neighbours: list
             float(bool(REMEDY.search(seg.text))), float(bool(EXAMPLE.search(seg.text))),
             float(query.kind == "list"), float(query.why), float(query.remedy), float(query.example),
             float(query.kind == "quantity"), float(bool(query.compares)),
-            sum(query.terms[t] for t in seg.covered - best.covered) / query.total, math.log(1 + len(best.text)),
+            math.fsum(query.terms[t] for t in seg.covered - best.covered) / query.total, math.log(1 + len(best.text)),
         ])
     return np.asarray(rows, dtype=np.float64).reshape(len(rows), len(PAIR_FEATURES))

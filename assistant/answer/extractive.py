@@ -21,6 +21,7 @@ a shape of their own - a numbered item, an outline's list, a ranking's end, para
 
 from __future__ import annotations
 
+import math
 import numpy as np
 from langchain_core.documents import Document
 
@@ -181,7 +182,7 @@ class ExtractiveAnswerer:
             if not all(holds_number(seg.text, n) for n in query.numbers):
                 continue  # the number named is the question's constraint; a sentence without it is noise
             covered = set().union(*(c.covered for c in chosen))
-            gain = sum(query.terms[t] for t in seg.covered - covered)
+            gain = math.fsum(query.terms[t] for t in seg.covered - covered)
             if gain >= 0.15 * query.total:  # it answers a part of the question the others do not
                 chosen.append(seg)
         for seg in companions:

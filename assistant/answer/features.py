@@ -47,7 +47,7 @@ def sentence_rows(query: Query, segments: list["Segment"], documents: list[Docum
     for seg, ok in zip(segments, grounded):
         doc = documents[seg.rank]
         similarity = _similarity(doc, seg)
-        covered = sum(query.terms[t] for t in seg.covered) / query.total
+        covered = math.fsum(query.terms[t] for t in seg.covered) / query.total
         rows.append([
             seg.score,
             similarity if similarity is not None else 0.0,

@@ -324,6 +324,6 @@ def title_coverage(query: Query, title: str) -> float:
     weights = {t: query.terms[t] for t in query.nouns if t in query.terms}
     flat = compact(title)
     credit = {t: w if t in flat else 0.5 * w if len(t) >= 3 and t[-2:] in flat else 0.0 for t, w in weights.items()}
-    if sum(credit.values()) < _TRIVIAL:
+    if math.fsum(credit.values()) < _TRIVIAL:
         return 0.0
-    return sum(credit.values()) / sum(weights.values())
+    return math.fsum(credit.values()) / math.fsum(weights.values())

@@ -4,6 +4,7 @@ vocabulary it covers, and where each sits in reading order."""
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -69,7 +70,7 @@ def score_segments(query: Query, documents: list[Document], passages: int) -> li
             piece = text[start:end]
             flat = compact(piece)
             covered = {t for t in query.terms if t in flat}
-            score = sum(query.terms[t] for t in covered)
+            score = math.fsum(query.terms[t] for t in covered)
             score += 0.6 * sum(w for t, w in query.terms.items() if t not in covered and t in section)
             score += 0.3 * sum(
                 w for t, w in query.terms.items() if t not in covered and t not in section and t in whole
