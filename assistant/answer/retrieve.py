@@ -28,21 +28,16 @@ ON_TOPIC = "on_topic"  # metadata key: how likely the report answers the questio
 POOL = 512  # what Chroma is asked for, at least: the k nearest are chosen from it by exact distance
 
 
-def _nearest(store, vector: list[float], k: int, total: int) -> list[tuple[Document, float]]:
-    """The k nearest by (distance, id), from a pool of POOL (a whole report's sentences).
+def _nearest(store, vector: list[float], k: int, total: int) -> list[tuple[str, float]]:
+    """The k nearest (id, distance) by (distance, id), from a pool of POOL (a whole report's
+    sentences).
 
     Chroma's HNSW graph is rebuilt by threads in every process, so its approximate k nearest
     differed at the edge from one process to the next (385 of 2,000 searches for 60 of the
     report's 301 sentences; 17 of 1,065 eval answers changed between two runs of one index). Its
     distances are exact, so choosing from a pool that holds every sentence gives the same
-    nearest ones in every process."""
-    found = store.similarity_search_by_vector_with_relevance_scores(vector, k=min(max(POOL, k), total))
-    return sorted(found, key=lambda hit: (hit[1], hit[0].id or ""))[:k]
-
-
-def _nearest_ids(store, vector: list[float], k: int, total: int) -> list[tuple[str, float]]:
-    """`_nearest` as (id, distance): the sentence search reads nothing else, and building a
-    Document for each sentence of the pool took 5 of its 7 ms."""
+    nearest ones in every process. Only ids and distances are read: building a LangChain
+    Document for each of the pool took 5 of the search's 7 ms."""
     found = store._collection.query(query_embeddings=[vector], n_results=min(max(POOL, k), total), include=["distances"])
     return [(i, d) for d, i in sorted(zip(found["distances"][0], found["ids"][0]))[:k]]
 
@@ -77,19 +72,18 @@ class HybridRetriever(BaseRetriever):
         if self.index.sentence_store is not None:
             return self._sentences(np.asarray(vector, dtype=np.float32))
         found = _nearest(self.index.store, vector, self.candidates, len(self.index.chunks))
-        return DenseHits({self.index.position[doc.metadata["chunk_id"]]: 1.0 - float(distance) for doc, distance in found})
+        return DenseHits({self.index.position[chunk_id]: 1.0 - float(distance) for chunk_id, distance in found})
 
     def _sentences(self, vector: np.ndarray) -> DenseHits:
         """The sentences nearest the (adapted) question; a chunk scores as its best sentence."""
         model = self.index.model
         hits = DenseHits(on_topic=model.on_topic(vector) if model is not None else None)
-        found = _nearest_ids(self.index.sentence_store, (model.adapt(vector) if model is not None else vector).tolist(),
-                             self.sentence_candidates, len(self.index.units))
+        found = _nearest(self.index.sentence_store, (model.adapt(vector) if model is not None else vector).tolist(),
+                         self.sentence_candidates, len(self.index.units))
         for unit_id, distance in found:
             similarity, unit = 1.0 - float(distance), self._units[unit_id]
-            chunk_id = unit.chunk_id
-            hits.sentences.setdefault(chunk_id, {})[unit.start] = similarity
-            at = self.index.position[chunk_id]
+            hits.sentences.setdefault(unit.chunk_id, {})[unit.start] = similarity
+            at = self.index.position[unit.chunk_id]
             hits.chunks[at] = max(hits.chunks.get(at, -1.0), similarity)
         return hits
 
