@@ -11,6 +11,8 @@ import sys
 
 import pytest
 
+from support.suggestions import assert_suggestions_answered
+
 
 def test_the_learned_path_is_what_answers(learned_assistant):
     assert learned_assistant.index.model is not None and learned_assistant.answerer.model is not None
@@ -44,8 +46,6 @@ def test_what_the_report_does_not_cover_is_declined_with_what_it_does(learned_as
 
 def test_every_suggested_follow_up_is_answered_from_its_section(learned_assistant):
     """Here, not in test_suggest.py: this file's worker builds the trained model; another would wait for it."""
-    from test_suggest import assert_suggestions_answered
-
     assert_suggestions_answered(learned_assistant)
 
 
