@@ -26,7 +26,7 @@ SENTENCE_FEATURES = [
 QUESTION_FEATURES = [
     "best_logit", "margin", "best_similarity", "top_similarity", "best_hand_score", "best_grounded",
     "best_coverage", "missing_anchors", "missing_numbers", "log_terms_weight", "terms", "quantity",
-    "best_passage_score", "best_has_unit", "on_topic", "hand_grounded", "unknown_share",
+    "best_passage_score", "best_has_unit", "on_topic", "hand_grounded", "unknown_share", "wording",
 ]
 
 
@@ -95,4 +95,5 @@ def question_row(
         documents[0].metadata.get("on_topic") or 0.5,
         float(hand_grounded),
         query.unknown_share,
+        documents[0].metadata.get("wording") or 0.5,
     ], dtype=np.float64)

@@ -25,6 +25,7 @@ from assistant.ingest.outline import asked_item, heading_number, item_mark
 
 
 ON_TOPIC = "on_topic"  # metadata key: how likely the report answers the question (the topic model)
+WORDING = "wording"  # metadata key: the same, from the question's characters (the wording model)
 POOL = 512  # what Chroma is asked for, at least: the k nearest are chosen from it by exact distance
 
 
@@ -45,11 +46,13 @@ def _nearest(store, vector: list[float], k: int, total: int) -> list[tuple[str, 
 @dataclass
 class DenseHits:
     """What the vector side found: chunk position → similarity; with a sentence index also
-    chunk id → {unit start: similarity} of the sentences found, and the topic model's verdict."""
+    chunk id → {unit start: similarity} of the sentences found, and the topic and wording
+    models' verdicts."""
 
     chunks: dict[int, float] = field(default_factory=dict)
     sentences: dict[str, dict[int, float]] = field(default_factory=dict)
     on_topic: float | None = None
+    wording: float | None = None
 
 
 class HybridRetriever(BaseRetriever):
@@ -70,7 +73,9 @@ class HybridRetriever(BaseRetriever):
             return DenseHits()
         vector = self.index.embeddings.embed_query(query)
         if self.index.sentence_store is not None:
-            return self._sentences(np.asarray(vector, dtype=np.float32))
+            hits = self._sentences(np.asarray(vector, dtype=np.float32))
+            hits.wording = self.index.model.sounds_answerable(query) if self.index.model is not None else None
+            return hits
         found = _nearest(self.index.store, vector, self.candidates, len(self.index.chunks))
         return DenseHits({self.index.position[chunk_id]: 1.0 - float(distance) for chunk_id, distance in found})
 
@@ -179,7 +184,7 @@ class HybridRetriever(BaseRetriever):
                 page_content=chunk.text,
                 metadata={**chunk.metadata(), "score": fused, "bm25": bm25, "vector": vector,
                           "subsections": self._subsections(chunk), "sentences": dense.sentences.get(chunk.chunk_id, {}),
-                          ON_TOPIC: dense.on_topic},
+                          ON_TOPIC: dense.on_topic, WORDING: dense.wording},
             )
             for chunk, fused, bm25, vector in ranked
         ]

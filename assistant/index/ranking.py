@@ -1,4 +1,4 @@
-"""What `assistant tune` learns, and how answering uses it: a query adapter and four classifiers.
+"""What `assistant tune` learns, and how answering uses it: a query adapter and five classifiers.
 
 - The adapter is a square matrix applied to the question's vector before the sentence search:
   trained on question → evidence-sentence pairs, it moves the report's own sentences toward the
@@ -6,7 +6,8 @@
 - The sentence ranker scores each candidate sentence from features (the adapted vector's
   similarity, BM25, the hand-written coverage score, numbers and units, the passage's rank…);
   the decliner says, from features of the best candidate, whether the report answers at all;
-  the topic model, from the question's own vector, how much it sounds like what the report answers;
+  the topic model, from the question's own vector, how much it sounds like what the report answers,
+  and the wording model the same from its characters (assistant.index.wording);
   the companion model, which neighbours of the quoted sentence complete it (assistant.answer.companions).
 
 The ranker and the decliner are small neural networks (one hidden layer), the topic model a
@@ -26,6 +27,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
+
+from assistant.index.wording import Wording
 
 MODELS = "models"
 POINTER = "MODEL"
@@ -70,6 +73,7 @@ class TrainedModel:
     meta: dict = field(default_factory=dict)
     companion: Network | None = None  # P(a neighbour of the quoted sentence completes the answer)
     companion_threshold: float = 0.5
+    wording: Wording | None = None  # P(the report answers | the question's characters)
 
     def adapt(self, vector: np.ndarray) -> np.ndarray:
         if self.adapter is None:
@@ -80,6 +84,9 @@ class TrainedModel:
     def on_topic(self, vector: np.ndarray) -> float | None:
         return None if self.topic is None else float(self.topic.prob(vector[None, :])[0])
 
+    def sounds_answerable(self, question: str) -> float | None:
+        return None if self.wording is None else self.wording.prob(question)
+
     def save(self, folder: Path) -> None:
         """Written beside `folder`, then renamed into place: a reader finds it whole or not at all."""
         staging = folder.with_name(f".{folder.name}.{os.getpid()}.tmp")
@@ -89,6 +96,7 @@ class TrainedModel:
         doc = {"ranker": asdict(self.ranker), "decliner": asdict(self.decliner), "topic": asdict(self.topic),
                "companion": asdict(self.companion) if self.companion else None,
                "companion_threshold": self.companion_threshold,
+               "wording": self.wording.to_dict() if self.wording else None,
                "threshold": self.threshold, "topic_threshold": self.topic_threshold, "meta": self.meta}
         (staging / "model.json").write_text(json.dumps(doc, ensure_ascii=False, indent=1), encoding="utf-8")
         shutil.rmtree(folder, ignore_errors=True)  # (only a forced retrain replaces a model)
@@ -107,6 +115,7 @@ class TrainedModel:
             meta=doc["meta"],
             companion=Network(**doc["companion"]) if doc.get("companion") else None,
             companion_threshold=doc.get("companion_threshold", 0.5),
+            wording=Wording(**doc["wording"]) if doc.get("wording") else None,
         )
 
 

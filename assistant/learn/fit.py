@@ -4,11 +4,14 @@ of arrays: what they learn from is assistant.learn.tune's business."""
 
 from __future__ import annotations
 
+import math
 import os
+from collections import Counter
 
 import numpy as np
 
 from assistant.index.ranking import Network
+from assistant.index.wording import Wording, ngrams, tfidf
 
 NETWORKS = 3  # averaged per classifier, each from its own seed (see fit_network)
 
@@ -71,6 +74,25 @@ def fit_network(rows: np.ndarray, labels: np.ndarray, names: list[str], hidden: 
 
 def dimension_names(vectors: np.ndarray) -> list[str]:
     return [f"dim_{i}" for i in range(vectors.shape[1])]
+
+
+def fit_wording(texts: list[str], labels: np.ndarray, min_count: int = 2, C: float = 16.0) -> Wording:
+    """The wording model over the n-grams found in at least `min_count` questions. C=16 (weakly
+    regularised) measured best of 1/4/16 on the development sets (AUC 0.955/0.977/0.984)."""
+    from scipy.sparse import csr_matrix
+    from sklearn.linear_model import LogisticRegression
+
+    counts = Counter(g for text in texts for g in ngrams(text))
+    vocabulary = sorted(g for g, n in counts.items() if n >= min_count)
+    idf = [math.log((1 + len(texts)) / (1 + counts[g])) + 1.0 for g in vocabulary]
+    column = {g: j for j, g in enumerate(vocabulary)}
+    rows = [tfidf(text, column, idf) for text in texts]
+    matrix = csr_matrix(
+        ([v for r in rows for v in r.values()], ([i for i, r in enumerate(rows) for _ in r], [j for r in rows for j in r])),
+        shape=(len(texts), len(vocabulary)),
+    )
+    fitted = LogisticRegression(C=C, max_iter=5000).fit(matrix, labels)
+    return Wording(vocabulary, idf, fitted.coef_[0].tolist(), float(fitted.intercept_[0]))
 
 
 def keeping_recall(probs: np.ndarray, labels: np.ndarray, recall: float) -> float:

@@ -18,7 +18,7 @@ all deterministic:
    cross-fitted questions right. One of the decliner's features is a logistic
    regression on the question's own vector (the topic model): how much it sounds like the
    questions the report answers (weather, exams and other provinces do not), before anything
-   is searched;
+   is searched; another is the same from the question's characters (the wording model);
 5. the companion model: which neighbours of the first candidate complete the answer (the
    other items of a list, the causes after the sentence that announces them).
 """
@@ -51,10 +51,12 @@ from assistant.index.manifest import current_build, read_manifest, writer_lock
 from assistant.index.ranking import Network, TrainedModel, model_folder, switch_model
 from assistant.index.sentence_index import Unit, read_units
 from assistant.ingest.normalize import compact, normalize_query
-from assistant.learn.fit import best_f1_threshold, dimension_names, fit_network, keeping_recall, most_right_threshold, train_adapter
+from assistant.learn.fit import (
+    best_f1_threshold, dimension_names, fit_network, fit_wording, keeping_recall, most_right_threshold, train_adapter,
+)
 from assistant.settings import Settings
 
-TUNE_VERSION = 10  # part of the training hash: a change of features, method or record retrains
+TUNE_VERSION = 11  # part of the training hash: a change of features, method or record retrains
 FOLDS = 5
 # what progress reports, in order: (step name, done, total) within each
 STEPS = ("问题向量化", "交叉训练", "训练排序器与拒答器", "训练查询适配器", "保存模型")
@@ -142,7 +144,8 @@ class CrossFit:
     that did not see it."""
 
     items: list[EvalItem]
-    vectors: np.ndarray  # the standalone questions' own vectors
+    standalone: list[str]  # the questions as answering reads them (follow-ups condensed)
+    vectors: np.ndarray  # their own vectors
     sentences: np.ndarray  # the corpus units' vectors
     positives: list[list[int]]  # each question's evidence units
     trainable: list[int]  # the questions with evidence found among the units
@@ -169,7 +172,8 @@ def cross_fit(settings: Settings, index: LoadedIndex, items: list[EvalItem], tel
         train = [k for k in trainable if folds[k] != fold]
         adapter = train_adapter(vectors[train], [positives[k] for k in train], sentences)
         topic = fit_network(vectors[folds != fold], answers[folds != fold], dimension_names(vectors))
-        view = replace(index, embeddings=known, model=TrainedModel(adapter=adapter, topic=topic))
+        wording = fit_wording([q for q, f in zip(standalone, folds) if f != fold], answers[folds != fold])
+        view = replace(index, embeddings=known, model=TrainedModel(adapter=adapter, topic=topic, wording=wording))
         retriever = HybridRetriever(index=view, k=settings.retrieve_k, bm25_weight=settings.bm25_weight)
         for k in np.flatnonzero(folds == fold):
             documents = retriever.invoke(standalone[k])
@@ -180,7 +184,7 @@ def cross_fit(settings: Settings, index: LoadedIndex, items: list[EvalItem], tel
             labels = np.array([_matches(items[k].evidence, s.text) for s in segments]) if items[k].answerable else np.zeros(len(segments), bool)
             questions.append((k, rows, labels, segments, documents, query))
     tell(STEPS[1], FOLDS, FOLDS)
-    return CrossFit(items, vectors, sentences, positives, trainable, answers, questions)
+    return CrossFit(items, standalone, vectors, sentences, positives, trainable, answers, questions)
 
 
 def fit_models(fitted: CrossFit):
@@ -294,7 +298,8 @@ def _tune(settings: Settings, index: LoadedIndex, force: bool, progress: Progres
         "question_keys": {question_key(i.question, i.history): i.id for i in items},
     }
     topic = fit_network(fitted.vectors, fitted.answers, dimension_names(fitted.vectors))
-    TrainedModel(adapter, ranker, decliner, topic, threshold, topic_threshold, meta, *companion).save(folder)
+    wording = fit_wording(fitted.standalone, fitted.answers)
+    TrainedModel(adapter, ranker, decliner, topic, threshold, topic_threshold, meta, *companion, wording).save(folder)
     switch_model(settings.persist_dir, folder)
     tell(STEPS[4], 1, 1)
     return TuneReport(folder, len(items), answerable, len(items) - answerable, meta["seconds"], False,

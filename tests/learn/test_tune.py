@@ -61,6 +61,7 @@ def test_tuning_is_deterministic_and_the_model_is_recorded(tiny):
     assert model["meta"]["training_hash"][:16] in info.stdout
     index = LoadedIndex.open(tiny)
     assert index.model is not None and index.model.meta["training_hash"] == model["meta"]["training_hash"]
+    assert index.model.wording is not None and index.model.wording.vocabulary == model["wording"]["vocabulary"]
 
 
 def test_index_retrains_when_the_training_data_changes_and_only_then(tiny):
@@ -102,3 +103,32 @@ def test_the_networks_of_a_classifier_are_averaged_and_stored_as_one():
     logits = [np.maximum(z @ m.coefs_[0] + m.intercepts_[0], 0) @ m.coefs_[1][:, 0] + m.intercepts_[1][0] for m in members]
     assert NETWORKS > 1 and len(stored.weights[0][0]) == 8 * NETWORKS
     assert np.allclose(stored.logit(rows), np.mean(logits, axis=0))
+
+
+def test_the_wording_model_weighs_character_ngrams_as_scikit_learn_would():
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    from assistant.learn.fit import fit_wording
+
+    texts = ["绍兴有多少个集群？", "温州  集群产值多少", "明天杭州天气咋样", "绍兴的产值呢", "Ab 高考 ab"]
+    wording = fit_wording(texts, np.array([1, 1, 0, 1, 0]))
+    reference = TfidfVectorizer(analyzer="char", ngram_range=(1, 2), sublinear_tf=True, min_df=2).fit(texts)
+    assert wording.vocabulary == sorted(reference.vocabulary_)
+    assert np.allclose(wording.idf, reference.idf_)
+    for text in texts + ["没见过的问题：绍兴"]:
+        row = np.zeros(len(wording.vocabulary))
+        for column, weight in wording.weights(text).items():
+            row[column] = weight
+        assert np.allclose(row, reference.transform([text]).toarray()[0])
+
+
+def test_the_wording_model_learns_which_wordings_the_report_cannot_answer():
+    from assistant.index.wording import Wording
+    from assistant.learn.fit import fit_wording
+
+    answerable = [f"{city}有多少个集群" for city in ("杭州", "宁波", "温州", "绍兴")] + ["台州集群产值多少", "嘉兴集群有几个"]
+    declined = [f"{city}明天天气怎么样" for city in ("杭州", "宁波", "温州")] + ["绍兴天气咋样", "今天天气好吗", "天气预报说啥"]
+    wording = fit_wording(answerable + declined, np.array([1] * len(answerable) + [0] * len(declined)))
+    assert wording.prob("湖州有多少个集群") > 0.5 > wording.prob("湖州明天天气怎么样")
+    stored = Wording(**json.loads(json.dumps(wording.to_dict(), ensure_ascii=False)))  # as model.json keeps it
+    assert stored.prob("湖州明天天气怎么样") == wording.prob("湖州明天天气怎么样")
