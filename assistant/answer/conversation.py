@@ -16,8 +16,12 @@ from assistant.ingest.outline import ORDINAL
 
 History = list[tuple[str, str]] | list[list[str]]
 
-_PRONOUN = re.compile(r"它们|它|其|该|这个|那个|这里|那里|这些|那些|他们|这家|那家")
-_FILLER = re.compile(r"^(?:那么|那|还有|另外|再问一下|再问|然后)[，,、\s]*|[呢吗呀啊？?！!。\s]+$")
+# 「宁波那边」 is 宁波: a place word after a word adds nothing; standing alone (「那边产值呢」) it
+# points back, like 它 (not 这块/那块: 「品牌这块」 is an aspect, not a place)
+_DEICTIC = "这边|那边|这儿|那儿|这头|那头"
+_AFTER_WORD = re.compile(rf"(?<=[\u4e00-\u9fff])(?:{_DEICTIC}|这里|那里)")
+_PRONOUN = re.compile(rf"它们|它|其|该|这个|那个|这里|那里|这些|那些|他们|这家|那家|{_DEICTIC}")
+_FILLER = re.compile(r"^(?:那么|那(?![边儿里头些个家])|还有|另外|再问一下|再问|然后)[，,、\s]*|[呢吗呀啊？?！!。\s]+$")
 _ENTITY_TAGS = {"ns", "nr", "nt", "nz", "nrt"}
 _OWN_PREDICATE = 3  # content words from which a follow-up says what it asks about itself
 _SCOPING = re.compile(r"\d|[一二三四五六七八九十百千]+五")  # a figure or a plan period
@@ -58,7 +62,7 @@ def is_follow_up(question: str) -> bool:
     core = _FILLER.sub("", question)
     return (
         len(core) <= 8
-        or bool(_PRONOUN.search(question))
+        or bool(_PRONOUN.search(_AFTER_WORD.sub("", question)))
         or bool(re.match(r"^(?:那么|那|还有|另外|其中)", question))
     )
 
@@ -69,7 +73,7 @@ def condense(question: str, history: History, tokenizer: Tokenizer) -> str:
     previous = condense(normalize_query(history[-1][0]), history[:-1], tokenizer)
     if not is_follow_up(question):
         return question
-    core = _FILLER.sub("", question)
+    core = _AFTER_WORD.sub("", _FILLER.sub("", question))
     now = _words(core, tokenizer)
     before = _words(previous, tokenizer)
     now_entities = [w for w, e in now if e]
@@ -95,8 +99,10 @@ def condense(question: str, history: History, tokenizer: Tokenizer) -> str:
     present = set(w for w, _ in _words(core, tokenizer))
     if len(now) >= _OWN_PREDICATE and not _PRONOUN.search(core):
         before = _scope(previous, before, tokenizer)
-    # the previous question's words, not its question words (「几条」 would make this one ask a count)
-    carried = [w for w, _ in before if w not in present and w not in core and not _ASKING.match(w)]
+    # the previous question's words, not its question words (「几条」 would make this one ask a count),
+    # nor its names when this one names its own (「宁波的产值呢」 after a question about 绍兴)
+    carried = [w for w, e in before if w not in present and w not in core and not _ASKING.match(w)
+               and not (e and now_entities)]
     return " ".join([core, *carried]).strip()
 
 

@@ -66,3 +66,25 @@ def test_a_follow_up_does_not_carry_the_previous_question_words(tokenizer):
     history = [("集群里建立网络关系有几条路子？", "两条。")]
     standalone = condense("第二条展开说说?", history, tokenizer)
     assert "网络" in standalone and "几条" not in standalone
+
+
+@pytest.mark.parametrize("follow_up", ["那宁波那边呢？", "宁波那儿呢", "宁波这边呢？"])
+def test_a_place_word_after_a_name_means_the_name(tokenizer, follow_up):
+    history = [("绍兴有多少个产业集群？", "绍兴 58 个。")]
+    assert condense(follow_up, history, tokenizer) == "宁波有多少个产业集群?"
+
+
+def test_a_place_word_standing_alone_points_back_like_a_pronoun(tokenizer):
+    standalone = condense("那边产值多少？", [("绍兴有多少个产业集群？", "绍兴 58 个。")], tokenizer)
+    assert standalone.startswith("绍兴产值") and "边" not in standalone
+
+
+def test_a_follow_up_naming_its_own_subject_drops_the_old_one(tokenizer):
+    standalone = condense("宁波那边的产值呢？", [("绍兴有多少个产业集群？", "绍兴 58 个。")], tokenizer)
+    assert "宁波" in standalone and "产值" in standalone and "绍兴" not in standalone
+
+
+def test_an_aspect_word_does_not_make_a_full_question_a_follow_up(tokenizer):
+    history = [("绍兴有多少个产业集群？", "绍兴 58 个。")]
+    assert condense("企业品牌这块最大的毛病是啥？", history, tokenizer) == "企业品牌这块最大的毛病是啥？"
+    assert condense("绍兴那边集群一年产值有多少？", history, tokenizer) == "绍兴那边集群一年产值有多少？"

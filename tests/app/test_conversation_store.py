@@ -94,7 +94,8 @@ def test_one_owner_never_reaches_anothers_conversations(tmp_path):
     bobs = store.append(BOB, None, _turn("鲍勃的问题？"))
     assert [c.title for c in store.conversations(ANN)] == ["安的问题？"]
     assert [c.title for c in store.conversations(BOB)] == ["鲍勃的问题？"]
-    for act in (lambda: store.get(BOB, anns), lambda: store.rename(BOB, anns, "抢来的"), lambda: store.delete(BOB, anns)):
+    for act in (lambda: store.get(BOB, anns), lambda: store.rename(BOB, anns, "抢来的"), lambda: store.delete(BOB, anns),
+                lambda: store.get(ANN, bobs)):
         with pytest.raises(Gone):
             act()
     # appending with another's id starts one's own conversation, never adds to theirs
