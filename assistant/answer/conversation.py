@@ -87,6 +87,10 @@ def condense(question: str, history: History, tokenizer: Tokenizer) -> str:
         # 「那到了产业成长期呢？」 after a question about 起步阶段: the same question, another phase
         return previous.replace(stage_before[0], stage_now[0], 1)
     swaps = _swaps(now, before)
+    counterpart = None if swaps else _counterpart(core, previous, tokenizer)
+    if counterpart:
+        # 「金衢丽那边呢」 after a question about 环杭州湾产业带: the other region of the same kind
+        return previous.replace(counterpart, core, 1)
     if swaps or (now_entities and len(now_entities) == len(now)):
         # 「那温州呢」「温台产业带呢」: the same question about another subject
         standalone = previous
@@ -104,6 +108,19 @@ def condense(question: str, history: History, tokenizer: Tokenizer) -> str:
     carried = [w for w, e in before if w not in present and w not in core and not _ASKING.match(w)
                and not (e and now_entities)]
     return " ".join([core, *carried]).strip()
+
+
+def _counterpart(core: str, previous: str, tokenizer: Tokenizer) -> str | None:
+    """What `core` stands for in the previous question: a word the corpus puts where `core` goes
+    in one of its compounds (环杭州湾 for 金衢丽: 环杭州湾产业带, 金衢丽产业带), found in it. Short
+    names officials use (温台, 金衢丽) are neither names jieba knows nor words of the question."""
+    heads = {term[len(core):] for term in tokenizer.terms if len(core) >= 2 and term.startswith(core)}
+    for term in tokenizer.terms:
+        for head in heads:
+            other = term[: -len(head)] if len(head) >= 2 and term.endswith(head) else ""
+            if len(other) >= 2 and other != core and other in previous:
+                return other
+    return None
 
 
 def _stage(text: str, tokenizer: Tokenizer) -> tuple[str, int] | None:

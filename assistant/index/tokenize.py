@@ -59,7 +59,8 @@ class Tokenizer:
         freq, total = _dictionary()
         self._jieba = jieba.Tokenizer()
         self._jieba.FREQ, self._jieba.total, self._jieba.initialized = dict(freq), total, True
-        for term in user_terms or []:
+        self.terms = tuple(user_terms or ())  # the corpus's own vocabulary (assistant.index.lexicon)
+        for term in self.terms:
             self._jieba.add_word(term, freq=max(2000, 500 * len(term)), tag="n")
         self._pos = None  # the part-of-speech tagger, made whole on first use (an index build needs none)
         self._pos_lock = threading.Lock()

@@ -88,3 +88,12 @@ def test_an_aspect_word_does_not_make_a_full_question_a_follow_up(tokenizer):
     history = [("绍兴有多少个产业集群？", "绍兴 58 个。")]
     assert condense("企业品牌这块最大的毛病是啥？", history, tokenizer) == "企业品牌这块最大的毛病是啥？"
     assert condense("绍兴那边集群一年产值有多少？", history, tokenizer) == "绍兴那边集群一年产值有多少？"
+
+
+def test_a_short_name_replaces_the_word_the_corpus_uses_in_its_place():
+    from assistant.index.tokenize import Tokenizer
+
+    tokenizer = Tokenizer(["环湖产业带", "山区产业带", "产业集群"])  # (not names jieba knows, as 温台 and 金衢丽 are not)
+    history = [("环湖那条带有多少个产业集群？", "335 个。")]
+    assert condense("山区那边呢？", history, tokenizer) == "山区那条带有多少个产业集群?"
+    assert condense("那山区呢？", [("环湖产业带有多少个产业集群？", "335 个。")], tokenizer) == "山区产业带有多少个产业集群?"
