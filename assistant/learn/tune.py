@@ -56,7 +56,7 @@ from assistant.learn.fit import (
 )
 from assistant.settings import Settings
 
-TUNE_VERSION = 11  # part of the training hash: a change of features, method or record retrains
+TUNE_VERSION = 12  # part of the training hash: a change of features, method or record retrains
 FOLDS = 5
 # what progress reports, in order: (step name, done, total) within each
 STEPS = ("问题向量化", "交叉训练", "训练排序器与拒答器", "训练查询适配器", "保存模型")
