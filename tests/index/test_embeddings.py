@@ -2,6 +2,7 @@
 
 import math
 
+import numpy as np
 import pytest
 
 from assistant.errors import UserError
@@ -72,6 +73,18 @@ def test_e5_embeds_chinese_by_meaning_and_never_embeds_the_same_text_twice(tmp_p
     fresh.model.encode = lambda *_: pytest.fail("cached text was embedded again")
     assert (fresh.matrix(DOCS) == docs).all()
     assert not (e5.matrix(DOCS[:1], role="query") == docs[:1]).all()  # a question is embedded as a query
+
+
+def test_a_long_e5_batch_is_embedded_on_every_core_with_the_same_vectors(monkeypatch):
+    from assistant.index import embeddings
+    from assistant.index.embeddings import PARALLEL_FROM, E5Embeddings
+
+    monkeypatch.setattr(embeddings.os, "cpu_count", lambda: 2)
+    texts = [f"第{i}个产业集群有多少家企业？" for i in range(PARALLEL_FROM + 3)]
+    e5 = E5Embeddings()
+    together = e5.matrix(texts, role="query")
+    assert len(e5._helpers) == 1  # a second engine took half the batch
+    assert (together == np.vstack([e5.model.encode([t], True).reshape(1, -1) for t in texts])).all()
 
 
 def test_a_local_sentence_transformers_model_builds_and_answers_an_index(tmp_path, report_text):
