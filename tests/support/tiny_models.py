@@ -35,7 +35,8 @@ def _tiny_bert(folder: Path, texts: list[str], num_labels: int | None = None) ->
 
 
 def build_bi_encoder(folder: Path, texts: list[str]) -> Path:
-    from sentence_transformers import SentenceTransformer, models
+    from sentence_transformers import SentenceTransformer
+    from sentence_transformers.sentence_transformer import modules as models
 
     hf = folder / "hf"
     _tiny_bert(hf, texts)
