@@ -101,9 +101,11 @@ def _reuse(settings: Settings, key: str) -> TuneReport | None:
 
 
 def _load(files: list[Path]) -> list[EvalItem]:
+    """Every training item; an empty set (a trainer's new one) adds nothing, a broken one is an error."""
     items: list[EvalItem] = []
     for path in files:
-        items.extend(load_eval_set(path).items)
+        if path.stat().st_size and path.read_text(encoding="utf-8", errors="replace").strip():
+            items.extend(load_eval_set(path).items)
     if not items:
         raise UserError(f"no training items in {', '.join(map(str, files))}")
     return items

@@ -72,6 +72,7 @@ def test_index_retrains_when_the_training_data_changes_and_only_then(tiny):
     assert ensure_model(tiny).skipped  # nothing changed: the model on disk is reused
     write_set(tiny.train_dir / "train.jsonl", TRAINING + [{"id": "a8", "question": "乙市产值多少", "answerable": True,
                                                          "must_include": ["90 亿元"], "evidence": ["年产值 90 亿元"]}])
+    (tiny.train_dir / "new_and_empty.jsonl").write_text("\n", encoding="utf-8")  # a trainer's set, nothing in it yet
     retrained = ensure_model(tiny)
     assert not retrained.skipped and retrained.folder != trained.folder and retrained.items == len(TRAINING) + 1
 
