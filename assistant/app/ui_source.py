@@ -41,11 +41,13 @@ document.addEventListener("click", (event) => {
   if (tab) tab.click();
   const [id, ...marks] = link.getAttribute("href").slice(1).split("~");
   const spans = marks.map(m => m.split("-").map(Number));
-  let tries = 0;
+  const started = Date.now(), click = (window.openSourceClicks = (window.openSourceClicks || 0) + 1);
   const show = () => {
+    if (click !== window.openSourceClicks) return;  // a later 「在原文中查看」 was clicked meanwhile
     const passage = document.getElementById(id);
-    // the tab renders its content on first show: on a slow phone or a busy server that takes seconds
-    if (!passage || !passage.offsetParent) { if (tries++ < 250) setTimeout(show, 40); return; }
+    // the tab renders its content on first show: on a slow phone or a busy server that takes
+    // seconds (a test machine running a training meanwhile took more than 10 s)
+    if (!passage || !passage.offsetParent) { if (Date.now() - started < 60000) setTimeout(show, 50); return; }
     document.querySelectorAll("#source-view .report-passage mark").forEach(m => m.replaceWith(...m.childNodes));
     // the passage's own text, after the sentence it repeats from the one before (hidden)
     const text = [...passage.textContent], carry = Number(passage.dataset.carry || 0);
