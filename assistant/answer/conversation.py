@@ -114,7 +114,9 @@ def _counterpart(core: str, previous: str, tokenizer: Tokenizer) -> str | None:
     """What `core` stands for in the previous question: a word the corpus puts where `core` goes
     in one of its compounds (环杭州湾 for 金衢丽: 环杭州湾产业带, 金衢丽产业带), found in it. Short
     names officials use (温台, 金衢丽) are neither names jieba knows nor words of the question."""
-    heads = {term[len(core):] for term in tokenizer.terms if len(core) >= 2 and term.startswith(core)}
+    if len(core) < 2:
+        return None
+    heads = {term[len(core):] for term in tokenizer.terms if term.startswith(core)}
     for term in tokenizer.terms:
         for head in heads:
             other = term[: -len(head)] if len(head) >= 2 and term.endswith(head) else ""

@@ -14,6 +14,7 @@ import numpy as np
 from langchain_core.documents import Document
 
 from assistant.answer.query import Query
+from assistant.answer.retrieve import ON_TOPIC, WORDING
 
 if TYPE_CHECKING:
     from assistant.answer.segments import Segment
@@ -92,8 +93,8 @@ def question_row(
         float(query.kind == "quantity"),
         best[col["passage_score"]],
         best[col["has_unit"]],
-        documents[0].metadata.get("on_topic") or 0.5,
+        documents[0].metadata.get(ON_TOPIC) or 0.5,
         float(hand_grounded),
         query.unknown_share,
-        documents[0].metadata.get("wording") or 0.5,
+        documents[0].metadata.get(WORDING) or 0.5,
     ], dtype=np.float64)

@@ -104,7 +104,7 @@ def _load(files: list[Path]) -> list[EvalItem]:
     """Every training item; an empty set (a trainer's new one) adds nothing, a broken one is an error."""
     items: list[EvalItem] = []
     for path in files:
-        if path.stat().st_size and path.read_text(encoding="utf-8", errors="replace").strip():
+        if path.read_text(encoding="utf-8", errors="replace").strip():
             items.extend(load_eval_set(path).items)
     if not items:
         raise UserError(f"no training items in {', '.join(map(str, files))}")
