@@ -86,9 +86,10 @@ def leaned_on(query: Query, chosen: list[Segment], segments: list[Segment], budg
 
 
 def _beside(seg: Segment, segments: list[Segment], step: int) -> Segment | None:
-    """The sentence before (step -1) or after (+1) `seg` in its passage."""
+    """The sentence before (step -1) or after (+1) `seg` in its passage. `seg` is found by where
+    it starts: a companion quoted by its first clause is a cut copy of its sentence."""
     same = sorted((s for s in segments if s.rank == seg.rank), key=lambda s: s.start)
-    at = same.index(seg) + step
+    at = max(i for i, s in enumerate(same) if s.start <= seg.start) + step
     return same[at] if 0 <= at < len(same) else None
 
 

@@ -343,3 +343,14 @@ def test_the_neighbours_of_a_sentence_run_in_reading_order_into_the_passage_that
     assert [(offset, s.text) for offset, s in neighbours(best, segments)] == [
         (-1, "一是构筑产业链。"), (1, "三是构筑竞合机制。"), (2, "四是打造品牌。"),
     ]
+
+
+def test_a_sentence_quoted_by_its_first_clause_still_finds_the_sentence_it_leans_on():
+    from assistant.answer.completion import head_clause, leaned_on
+
+    doc = passage("集群带来了生态问题。另一方面，企业只顾眼前利益，忽视了环境保护。")
+    query = Query("生态问题怎么来的", {"生态": 2.0}, [], "reason")
+    segments = ExtractiveAnswerer()._segments(query, [doc])
+    cut = head_clause(next(s for s in segments if s.text.startswith("另一方面")))
+    assert cut.text == "另一方面，" and cut not in segments
+    assert [s.text for s in leaned_on(query, [cut], segments, 300)] == ["集群带来了生态问题。"]
