@@ -133,3 +133,13 @@ def test_the_wording_model_learns_which_wordings_the_report_cannot_answer():
     assert wording.prob("湖州有多少个集群") > 0.5 > wording.prob("湖州明天天气怎么样")
     stored = Wording(**json.loads(json.dumps(wording.to_dict(), ensure_ascii=False)))  # as model.json keeps it
     assert stored.prob("湖州明天天气怎么样") == wording.prob("湖州明天天气怎么样")
+
+
+def test_a_threshold_that_weighs_missed_positives_more_lets_more_in():
+    from assistant.learn.fit import best_f_threshold
+
+    probs = np.array([0.9, 0.85, 0.8, 0.2, 0.3, 0.25, 0.22, 0.1])
+    labels = np.array([1, 1, 1, 1, 0, 0, 0, 0], dtype=bool)  # one positive sits below three negatives
+    f1, f3 = best_f_threshold(probs, labels), best_f_threshold(probs, labels, beta=3.0)
+    assert f3 < f1
+    assert (probs[labels] >= f3).all() and not (probs[labels] >= f1).all()
