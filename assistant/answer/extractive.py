@@ -28,7 +28,7 @@ from langchain_core.documents import Document
 from assistant.answer.companions import pair_rows
 from assistant.answer.completion import continuation, described_neighbours, head_clause, leaned_on
 from assistant.answer.compose import compose, passage
-from assistant.answer.features import SENTENCE_FEATURES, question_row, sentence_rows
+from assistant.answer.features import QUESTION_FEATURES, SENTENCE_FEATURES, question_row, sentence_rows
 from assistant.answer.grounding import AIM_ONLY, declined, passage_gap
 from assistant.answer.query import Query
 from assistant.answer.retrieve import ON_TOPIC
@@ -36,6 +36,11 @@ from assistant.answer.segments import Segment, holds_number, overlap, score_segm
 from assistant.answer.shapes import numbered_item, outline_items, parallel_labels, ranking_end
 from assistant.answer_models import Answer, Passage
 from assistant.ingest.normalize import compact
+
+
+def _reads_these_features(model) -> bool:
+    return (model is not None and model.ranker is not None and model.ranker.features == SENTENCE_FEATURES
+            and model.decliner.features == QUESTION_FEATURES)
 
 
 class ExtractiveAnswerer:
@@ -46,7 +51,7 @@ class ExtractiveAnswerer:
         model=None, scope: str = "", decline: str = "learned",
     ) -> None:
         self.decline = decline  # "learned": the decliner; "rules": the grounding rules over the learned order
-        self.model = model if model is not None and model.ranker is not None else None
+        self.model = model if _reads_these_features(model) else None  # (an older one: `assistant index` retrains it)
         self.scope = scope  # what the corpus covers, said when declining
         self.passages = passages
         self.min_coverage = min_coverage

@@ -14,7 +14,7 @@ import numpy as np
 from langchain_core.documents import Document
 
 from assistant.answer.query import Query
-from assistant.answer.retrieve import ON_TOPIC, WORDING
+from assistant.answer.retrieve import NEAR_ANSWERABLE, NEAR_UNANSWERABLE, ON_TOPIC, PRECEDENTS, WORDING
 
 if TYPE_CHECKING:
     from assistant.answer.segments import Segment
@@ -22,12 +22,13 @@ if TYPE_CHECKING:
 SENTENCE_FEATURES = [
     "hand_score", "similarity", "similarity_gap", "similarity_rank", "found_by_vector", "passage_score",
     "passage_rank", "bm25_share", "coverage", "grounded", "has_number", "has_unit", "quantity_with_number",
-    "quantity_without_number", "log_chars", "is_first_in_passage",
+    "quantity_without_number", "log_chars", "is_first_in_passage", "precedent", "precedent_gap",
 ]
 QUESTION_FEATURES = [
     "best_logit", "margin", "best_similarity", "top_similarity", "best_hand_score", "best_grounded",
     "best_coverage", "missing_anchors", "missing_numbers", "log_terms_weight", "terms", "quantity",
     "best_passage_score", "best_has_unit", "on_topic", "hand_grounded", "unknown_share", "wording",
+    "near_answerable", "near_unanswerable", "best_precedent",
 ]
 
 
@@ -44,10 +45,12 @@ def sentence_rows(query: Query, segments: list["Segment"], documents: list[Docum
     first_start = {}
     for seg in segments:
         first_start[seg.rank] = min(first_start.get(seg.rank, seg.start), seg.start)
+    nearest = (documents[0].metadata.get(NEAR_ANSWERABLE) or 0.0) if documents else 0.0
     rows = []
     for seg, ok in zip(segments, grounded):
         doc = documents[seg.rank]
         similarity = _similarity(doc, seg)
+        precedent = doc.metadata.get(PRECEDENTS, {}).get(seg.start)
         covered = math.fsum(query.terms[t] for t in seg.covered) / query.total
         rows.append([
             seg.score,
@@ -66,6 +69,8 @@ def sentence_rows(query: Query, segments: list["Segment"], documents: list[Docum
             float(query.kind == "quantity" and not seg.has_number),
             math.log(1 + len(seg.text)),
             float(seg.start == first_start[seg.rank]),
+            precedent if precedent is not None else 0.0,
+            (precedent - nearest) if precedent is not None else -1.0,
         ])
     return np.asarray(rows, dtype=np.float64).reshape(len(rows), len(SENTENCE_FEATURES))
 
@@ -97,4 +102,7 @@ def question_row(
         float(hand_grounded),
         query.unknown_share,
         documents[0].metadata.get(WORDING) or 0.5,
+        documents[0].metadata.get(NEAR_ANSWERABLE) or 0.0,
+        documents[0].metadata.get(NEAR_UNANSWERABLE) or 0.0,
+        best[col["precedent"]],
     ], dtype=np.float64)

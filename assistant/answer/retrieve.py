@@ -26,6 +26,9 @@ from assistant.ingest.outline import asked_item, heading_number, item_mark
 
 ON_TOPIC = "on_topic"  # metadata key: how likely the report answers the question (the topic model)
 WORDING = "wording"  # metadata key: the same, from the question's characters (the wording model)
+PRECEDENTS = "precedents"  # metadata key: unit start → similarity of the nearest training question it answers
+NEAR_ANSWERABLE = "near_answerable"  # metadata keys: similarity of the nearest training question the report
+NEAR_UNANSWERABLE = "near_unanswerable"  # answers, and of the nearest one it cannot
 POOL = 512  # what Chroma is asked for, at least: the k nearest are chosen from it by exact distance
 
 
@@ -46,13 +49,16 @@ def _nearest(store, vector: list[float], k: int, total: int) -> list[tuple[str, 
 @dataclass
 class DenseHits:
     """What the vector side found: chunk position → similarity; with a sentence index also
-    chunk id → {unit start: similarity} of the sentences found, and the topic and wording
-    models' verdicts."""
+    chunk id → {unit start: similarity} of the sentences found, the topic and wording models'
+    verdicts, and the nearest training questions' (chunk id → {unit start: similarity})."""
 
     chunks: dict[int, float] = field(default_factory=dict)
     sentences: dict[str, dict[int, float]] = field(default_factory=dict)
     on_topic: float | None = None
     wording: float | None = None
+    precedents: dict[str, dict[int, float]] = field(default_factory=dict)
+    near_answerable: float | None = None
+    near_unanswerable: float | None = None
 
 
 class HybridRetriever(BaseRetriever):
@@ -83,6 +89,11 @@ class HybridRetriever(BaseRetriever):
         """The sentences nearest the (adapted) question; a chunk scores as its best sentence."""
         model = self.index.model
         hits = DenseHits(on_topic=model.on_topic(vector) if model is not None else None)
+        if (verdict := model.precedent(vector) if model is not None else None) is not None:
+            hits.near_answerable, hits.near_unanswerable = verdict.answerable, verdict.unanswerable
+            for at, similarity in verdict.units.items():
+                unit = self.index.units[at]
+                hits.precedents.setdefault(unit.chunk_id, {})[unit.start] = similarity
         found = _nearest(self.index.sentence_store, (model.adapt(vector) if model is not None else vector).tolist(),
                          self.sentence_candidates, len(self.index.units))
         for unit_id, distance in found:
@@ -184,7 +195,9 @@ class HybridRetriever(BaseRetriever):
                 page_content=chunk.text,
                 metadata={**chunk.metadata(), "score": fused, "bm25": bm25, "vector": vector,
                           "subsections": self._subsections(chunk), "sentences": dense.sentences.get(chunk.chunk_id, {}),
-                          ON_TOPIC: dense.on_topic, WORDING: dense.wording},
+                          ON_TOPIC: dense.on_topic, WORDING: dense.wording,
+                          PRECEDENTS: dense.precedents.get(chunk.chunk_id, {}),
+                          NEAR_ANSWERABLE: dense.near_answerable, NEAR_UNANSWERABLE: dense.near_unanswerable},
             )
             for chunk, fused, bm25, vector in ranked
         ]

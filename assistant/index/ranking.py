@@ -28,6 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
+from assistant.index.precedents import Precedents, Verdict
 from assistant.index.wording import Wording
 
 MODELS = "models"
@@ -74,6 +75,7 @@ class TrainedModel:
     companion: Network | None = None  # P(a neighbour of the quoted sentence completes the answer)
     companion_threshold: float = 0.5
     wording: Wording | None = None  # P(the report answers | the question's characters)
+    precedents: Precedents | None = None  # the training questions (assistant.index.precedents)
 
     def adapt(self, vector: np.ndarray) -> np.ndarray:
         if self.adapter is None:
@@ -87,16 +89,23 @@ class TrainedModel:
     def sounds_answerable(self, question: str) -> float | None:
         return None if self.wording is None else self.wording.prob(question)
 
+    def precedent(self, vector: np.ndarray) -> Verdict | None:
+        return None if self.precedents is None else self.precedents.verdict(vector)
+
     def save(self, folder: Path) -> None:
         """Written beside `folder`, then renamed into place: a reader finds it whole or not at all."""
         staging = folder.with_name(f".{folder.name}.{os.getpid()}.tmp")
         shutil.rmtree(staging, ignore_errors=True)
         staging.mkdir(parents=True)
         np.save(staging / "adapter.npy", self.adapter.astype(np.float32))
+        if self.precedents is not None:
+            np.save(staging / "precedents.npy", self.precedents.vectors.astype(np.float32))
         doc = {"ranker": asdict(self.ranker), "decliner": asdict(self.decliner), "topic": asdict(self.topic),
                "companion": asdict(self.companion) if self.companion else None,
                "companion_threshold": self.companion_threshold,
                "wording": self.wording.to_dict() if self.wording else None,
+               "precedents": {"units": self.precedents.units, "answerable": self.precedents.answerable}
+               if self.precedents else None,
                "threshold": self.threshold, "topic_threshold": self.topic_threshold, "meta": self.meta}
         (staging / "model.json").write_text(json.dumps(doc, ensure_ascii=False, indent=1), encoding="utf-8")
         shutil.rmtree(folder, ignore_errors=True)  # (only a forced retrain replaces a model)
@@ -116,6 +125,7 @@ class TrainedModel:
             companion=Network(**doc["companion"]) if doc.get("companion") else None,
             companion_threshold=doc.get("companion_threshold", 0.5),
             wording=Wording(**doc["wording"]) if doc.get("wording") else None,
+            precedents=Precedents(np.load(folder / "precedents.npy"), **doc["precedents"]) if doc.get("precedents") else None,
         )
 
 

@@ -48,6 +48,7 @@ from assistant.evaluation.evaluate import EvalItem, load_eval_set
 from assistant.evaluation.sets import question_key, training_files
 from assistant.index.loaded import LoadedIndex
 from assistant.index.manifest import current_build, read_manifest, writer_lock
+from assistant.index.precedents import Precedents
 from assistant.index.ranking import Network, TrainedModel, model_folder, switch_model
 from assistant.index.sentence_index import Unit, read_units
 from assistant.ingest.normalize import compact, normalize_query
@@ -56,7 +57,7 @@ from assistant.learn.fit import (
 )
 from assistant.settings import Settings
 
-TUNE_VERSION = 13  # part of the training hash: a change of features, method or record retrains
+TUNE_VERSION = 14  # part of the training hash: a change of features, method or record retrains
 FOLDS = 5
 # what progress reports, in order: (step name, done, total) within each
 STEPS = ("问题向量化", "交叉训练", "训练排序器与拒答器", "训练查询适配器", "保存模型")
@@ -179,7 +180,9 @@ def cross_fit(settings: Settings, index: LoadedIndex, items: list[EvalItem], tel
         adapter = train_adapter(vectors[train], [positives[k] for k in train], sentences)
         topic = fit_network(vectors[folds != fold], answers[folds != fold], dimension_names(vectors))
         wording = fit_wording([q for q, f in zip(standalone, folds) if f != fold], answers[folds != fold])
-        view = replace(index, embeddings=known, model=TrainedModel(adapter=adapter, topic=topic, wording=wording))
+        precedents = _precedents(np.flatnonzero(folds != fold), vectors, positives, answers)
+        view = replace(index, embeddings=known,
+                       model=TrainedModel(adapter=adapter, topic=topic, wording=wording, precedents=precedents))
         retriever = HybridRetriever(index=view, k=settings.retrieve_k, bm25_weight=settings.bm25_weight)
         for k in np.flatnonzero(folds == fold):
             documents = retriever.invoke(standalone[k])
@@ -191,6 +194,10 @@ def cross_fit(settings: Settings, index: LoadedIndex, items: list[EvalItem], tel
             questions.append((k, rows, labels, segments, documents, query))
     tell(STEPS[1], FOLDS, FOLDS)
     return CrossFit(items, standalone, vectors, sentences, positives, trainable, answers, questions)
+
+
+def _precedents(chosen: np.ndarray, vectors: np.ndarray, positives: list[list[int]], answers: np.ndarray) -> Precedents:
+    return Precedents(vectors[chosen], [positives[k] for k in chosen], [bool(answers[k]) for k in chosen])
 
 
 def fit_models(fitted: CrossFit):
@@ -305,7 +312,8 @@ def _tune(settings: Settings, index: LoadedIndex, force: bool, progress: Progres
     }
     topic = fit_network(fitted.vectors, fitted.answers, dimension_names(fitted.vectors))
     wording = fit_wording(fitted.standalone, fitted.answers)
-    TrainedModel(adapter, ranker, decliner, topic, threshold, topic_threshold, meta, *companion, wording).save(folder)
+    precedents = _precedents(np.arange(len(items)), fitted.vectors, fitted.positives, fitted.answers)
+    TrainedModel(adapter, ranker, decliner, topic, threshold, topic_threshold, meta, *companion, wording, precedents).save(folder)
     switch_model(settings.persist_dir, folder)
     tell(STEPS[4], 1, 1)
     return TuneReport(folder, len(items), answerable, len(items) - answerable, meta["seconds"], False,

@@ -354,3 +354,16 @@ def test_a_sentence_quoted_by_its_first_clause_still_finds_the_sentence_it_leans
     cut = head_clause(next(s for s in segments if s.text.startswith("另一方面")))
     assert cut.text == "另一方面，" and cut not in segments
     assert [s.text for s in leaned_on(query, [cut], segments, 300)] == ["集群带来了生态问题。"]
+
+
+def test_a_model_trained_on_other_features_is_set_aside_until_retrained():
+    from assistant.answer.features import QUESTION_FEATURES, SENTENCE_FEATURES
+    from assistant.index.ranking import Network, TrainedModel
+
+    def network(names):
+        return Network(names, [0.0] * len(names), [1.0] * len(names), [[[1.0]] * len(names)], [[0.0]])
+
+    current = TrainedModel(ranker=network(SENTENCE_FEATURES), decliner=network(QUESTION_FEATURES))
+    assert ExtractiveAnswerer(model=current).model is current
+    older = TrainedModel(ranker=network(SENTENCE_FEATURES[:-1]), decliner=network(QUESTION_FEATURES))
+    assert ExtractiveAnswerer(model=older).model is None
