@@ -47,7 +47,7 @@ class ExtractiveAnswerer:
     """Chooses and quotes sentences; the thresholds are fractions of the question's weight."""
 
     def __init__(
-        self, passages: int = 4, min_coverage: float = 0.35, budget_chars: int = 150, runner_up: float = 0.7,
+        self, passages: int = 4, min_coverage: float = 0.35, budget_chars: int = 180, runner_up: float = 0.7,
         model=None, scope: str = "", decline: str = "learned",
     ) -> None:
         self.decline = decline  # "learned": the decliner; "rules": the grounding rules over the learned order
@@ -56,6 +56,9 @@ class ExtractiveAnswerer:
         self.passages = passages
         self.min_coverage = min_coverage
         self.runner_up = runner_up
+        # 180 characters, 360 for a list or a why: 150 cut off the last item of 0.009 of the development
+        # answers (answer 0.938 -> 0.947); the median answer stays 95 characters, the longest tenth
+        # grows from 164 to 181
         self.budget_chars = budget_chars
 
     def _segments(self, query: Query, documents: list[Document]) -> list[Segment]:
