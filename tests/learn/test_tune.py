@@ -45,13 +45,14 @@ def test_tuning_is_deterministic_and_the_model_is_recorded(tiny):
     from assistant.learn.tune import tune
 
     first = tune(tiny, LoadedIndex.open(tiny), force=True)
-    adapter = (first.folder / "adapter.npy").read_bytes()
+    adapter, precedents = ((first.folder / name).read_bytes() for name in ("adapter.npy", "precedents.npy"))
     model = json.loads((first.folder / "model.json").read_text(encoding="utf-8"))
     # again in another process, whose set order (hash seed) differs
     env = {**os.environ, "PYTHONHASHSEED": "7", **{f"ASSISTANT_{name.upper()}": str(getattr(tiny, name)) for name in (
         "corpus_dir", "persist_dir", "data_dir", "train_dir", "evals_dir", "embedding")}}
     subprocess.run([cli_runner.EXECUTABLE, "tune", "--force"], env=env, check=True, capture_output=True)
     assert (first.folder / "adapter.npy").read_bytes() == adapter
+    assert (first.folder / "precedents.npy").read_bytes() == precedents
     repeat = json.loads((first.folder / "model.json").read_text(encoding="utf-8"))
     assert {k: v for k, v in repeat.items() if k != "meta"} == {k: v for k, v in model.items() if k != "meta"}
     assert model["companion"]["features"] == PAIR_FEATURES
