@@ -64,7 +64,7 @@ def test_a_held_out_set_the_model_trained_on_is_refused_naming_the_overlap(setti
     loaded = load_eval_set(settings.evals_dir / "held.jsonl")
     assert sets.guard_held_out(loaded, "held.jsonl", model_meta(TRAINING), False) is loaded
     # the same question in other characters and spacing, and an item that kept its id
-    taught = TRAINING + [{"id": "t9", "question": "  研發那塊錢花得夠嗎 ", "answerable": False}, {**HELD_OUT[3], "question": "别的问法"}]
+    taught = TRAINING + [{"id": "t9", "question": "  研發經費投得夠不夠 ", "answerable": False}, {**HELD_OUT[3], "question": "别的问法"}]
     with pytest.raises(UserError) as refused:
         sets.guard_held_out(loaded, "held.jsonl", model_meta(taught), False)
     message = str(refused.value)

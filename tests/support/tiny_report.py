@@ -45,7 +45,7 @@ TRAINING = [
 ]
 
 HELD_OUT = [
-    {"id": "h-rd-money", "question": "研发那块钱花得够吗", "answerable": True, "must_include": ["研发投入偏低"],
+    {"id": "h-rd-money", "question": "研发经费投得够不够", "answerable": True, "must_include": ["研发投入偏低"],
      "evidence": ["企业创新能力不足，研发投入偏低。"], "category": "问题"},
     {"id": "h-talent-flow", "question": "能人是不是都往外跑，人才这块咋样", "answerable": True, "must_include": ["人才外流"],
      "evidence": ["人才外流严重，高层次人才缺乏。"], "category": "问题"},
