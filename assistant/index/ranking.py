@@ -9,6 +9,9 @@
   the topic model, from the question's own vector, how much it sounds like what the report answers,
   and the wording model the same from its characters (assistant.index.wording);
   the companion model, which neighbours of the quoted sentence complete it (assistant.answer.companions).
+- The precedents are the training questions themselves with their evidence sentences
+  (assistant.index.precedents): what the nearest of them say is one more feature of the ranker
+  and of the decliner.
 
 The ranker and the decliner are small neural networks (one hidden layer), the topic model a
 logistic regression, all fitted by scikit-learn at tuning time and stored as plain weights, so
