@@ -88,12 +88,7 @@ class HybridRetriever(BaseRetriever):
     def _sentences(self, vector: np.ndarray) -> DenseHits:
         """The sentences nearest the (adapted) question; a chunk scores as its best sentence."""
         model = self.index.model
-        hits = DenseHits(on_topic=model.on_topic(vector) if model is not None else None)
-        if (verdict := model.precedent(vector) if model is not None else None) is not None:
-            hits.near_answerable, hits.near_unanswerable = verdict.answerable, verdict.unanswerable
-            for at, similarity in verdict.units.items():
-                unit = self.index.units[at]
-                hits.precedents.setdefault(unit.chunk_id, {})[unit.start] = similarity
+        hits = self._precedents(DenseHits(on_topic=model.on_topic(vector) if model is not None else None), vector)
         found = _nearest(self.index.sentence_store, (model.adapt(vector) if model is not None else vector).tolist(),
                          self.sentence_candidates, len(self.index.units))
         for unit_id, distance in found:
@@ -101,6 +96,17 @@ class HybridRetriever(BaseRetriever):
             hits.sentences.setdefault(unit.chunk_id, {})[unit.start] = similarity
             at = self.index.position[unit.chunk_id]
             hits.chunks[at] = max(hits.chunks.get(at, -1.0), similarity)
+        return hits
+
+    def _precedents(self, hits: DenseHits, vector: np.ndarray) -> DenseHits:
+        """`hits` with what the nearest training questions say (a sentence this index no longer
+        has, the model being older than the build, is passed over)."""
+        model = self.index.model
+        if (verdict := model.precedent(vector) if model is not None else None) is not None:
+            hits.near_answerable, hits.near_unanswerable = verdict.answerable, verdict.unanswerable
+            for unit_id, similarity in verdict.units.items():
+                if (unit := self._units.get(unit_id)) is not None:
+                    hits.precedents.setdefault(unit.chunk_id, {})[unit.start] = similarity
         return hits
 
     @cached_property

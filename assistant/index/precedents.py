@@ -20,7 +20,7 @@ NEAREST = 20  # training questions whose evidence a new question inherits
 class Verdict:
     """What the nearest training questions say about one question."""
 
-    units: dict[int, float] = field(default_factory=dict)  # evidence unit → its nearest question's similarity
+    units: dict[str, float] = field(default_factory=dict)  # evidence unit id → its nearest question's similarity
     answerable: float = 0.0  # similarity of the nearest question the report answers
     unanswerable: float = 0.0  # and of the nearest one it cannot
 
@@ -28,7 +28,8 @@ class Verdict:
 @dataclass
 class Precedents:
     vectors: np.ndarray  # one unit-length row per training question
-    units: list[list[int]]  # each question's evidence units (positions in the index's units)
+    units: list[list[str]]  # each question's evidence units, by id (chunk hash and offset: the same in
+    # every build of the same text; a unit the index no longer has is passed over)
     answerable: list[bool]
 
     def __post_init__(self) -> None:

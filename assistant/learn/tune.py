@@ -57,7 +57,7 @@ from assistant.learn.fit import (
 )
 from assistant.settings import Settings
 
-TUNE_VERSION = 14  # part of the training hash: a change of features, method or record retrains
+TUNE_VERSION = 15  # part of the training hash: a change of features, method or record retrains
 FOLDS = 5
 # what progress reports, in order: (step name, done, total) within each
 STEPS = ("问题向量化", "交叉训练", "训练排序器与拒答器", "训练查询适配器", "保存模型")
@@ -180,7 +180,7 @@ def cross_fit(settings: Settings, index: LoadedIndex, items: list[EvalItem], tel
         adapter = train_adapter(vectors[train], [positives[k] for k in train], sentences)
         topic = fit_network(vectors[folds != fold], answers[folds != fold], dimension_names(vectors))
         wording = fit_wording([q for q, f in zip(standalone, folds) if f != fold], answers[folds != fold])
-        precedents = _precedents(np.flatnonzero(folds != fold), vectors, positives, answers)
+        precedents = _precedents(np.flatnonzero(folds != fold), vectors, positives, answers, index.units)
         view = replace(index, embeddings=known,
                        model=TrainedModel(adapter=adapter, topic=topic, wording=wording, precedents=precedents))
         retriever = HybridRetriever(index=view, k=settings.retrieve_k, bm25_weight=settings.bm25_weight)
@@ -196,8 +196,10 @@ def cross_fit(settings: Settings, index: LoadedIndex, items: list[EvalItem], tel
     return CrossFit(items, standalone, vectors, sentences, positives, trainable, answers, questions)
 
 
-def _precedents(chosen: np.ndarray, vectors: np.ndarray, positives: list[list[int]], answers: np.ndarray) -> Precedents:
-    return Precedents(vectors[chosen], [positives[k] for k in chosen], [bool(answers[k]) for k in chosen])
+def _precedents(chosen: np.ndarray, vectors: np.ndarray, positives: list[list[int]], answers: np.ndarray,
+                units: list[Unit]) -> Precedents:
+    return Precedents(vectors[chosen], [[units[j].unit_id for j in positives[k]] for k in chosen],
+                      [bool(answers[k]) for k in chosen])
 
 
 def fit_models(fitted: CrossFit):
@@ -312,7 +314,7 @@ def _tune(settings: Settings, index: LoadedIndex, force: bool, progress: Progres
     }
     topic = fit_network(fitted.vectors, fitted.answers, dimension_names(fitted.vectors))
     wording = fit_wording(fitted.standalone, fitted.answers)
-    precedents = _precedents(np.arange(len(items)), fitted.vectors, fitted.positives, fitted.answers)
+    precedents = _precedents(np.arange(len(items)), fitted.vectors, fitted.positives, fitted.answers, index.units)
     TrainedModel(adapter, ranker, decliner, topic, threshold, topic_threshold, meta, *companion, wording, precedents).save(folder)
     switch_model(settings.persist_dir, folder)
     tell(STEPS[4], 1, 1)
