@@ -33,16 +33,16 @@ class Precedents:
     answerable: list[bool]
 
     def __post_init__(self) -> None:
-        self._answerable = np.asarray(self.answerable, dtype=bool)
+        answerable = np.asarray(self.answerable, dtype=bool)
+        self._answered, self._declined = np.flatnonzero(answerable), np.flatnonzero(~answerable)
 
     def verdict(self, vector: np.ndarray) -> Verdict:
         similarity = self.vectors @ vector.astype(np.float32)
         said = Verdict(
-            answerable=float(similarity[self._answerable].max(initial=0.0)),
-            unanswerable=float(similarity[~self._answerable].max(initial=0.0)),
+            answerable=float(similarity[self._answered].max(initial=0.0)),
+            unanswerable=float(similarity[self._declined].max(initial=0.0)),
         )
-        nearest = np.flatnonzero(self._answerable)
-        nearest = nearest[np.argsort(-similarity[nearest], kind="stable")[:NEAREST]]
+        nearest = self._answered[np.argsort(-similarity[self._answered], kind="stable")[:NEAREST]]
         for k in nearest:
             for unit in self.units[k]:
                 said.units.setdefault(unit, float(similarity[k]))  # (nearest first: the first is the best)
